@@ -1,0 +1,345 @@
+"""The instance database: one Peewee model layer for SQLite, PostgreSQL and MariaDB.
+
+Conventions every model follows:
+
+* Times are stored as naive UTC ``datetime`` values (microseconds kept on every
+  engine: MariaDB columns are ``DATETIME(6)``, see ``db.connection``).
+* Text that is searched or sorted "as a person reads it" has a folded companion
+  column (lower case, accents removed: ``Šťastný`` → ``stastny``) so that search
+  and sort behave the same on all three engines whatever their collation.
+* Rows that two workstations may edit at once carry a ``version`` counter for
+  optimistic concurrency: an update names the version it read and fails if the
+  row moved on (see ``core.errors.ConflictError``).
+* Files are referenced by a path relative to the recordings store; the store
+  refuses paths that escape it.
+* Personal data of a subject lives only in rows linked to that subject (with
+  ``on_delete='CASCADE'`` where the row is the subject's own), so erasure can
+  find all of it. The audit log refers to people by internal id only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    """Now, as the naive UTC datetime every table stores."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied migration step; the highest ``version`` is the schema's."""
+
+    version = IntegerField(primary_key=True)
+    applied_at = DateTimeField(default=utcnow)
+    program_version = CharField(max_length=40)
+
+
+class InstanceSetting(BaseModel):
+    """Instance-wide options (see ``settings.INSTANCE_OPTIONS``), shared by all workstations."""
+
+    key = CharField(max_length=100, primary_key=True)
+    value = TextField()
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = IntegerField(null=True)
+
+
+class Operator(BaseModel):
+    """A person who uses RCRM Desktop (not a data subject). Role decides permissions."""
+
+    id = AutoField()
+    username = CharField(max_length=64, unique=True)
+    display_name = CharField(max_length=200)
+    role = CharField(max_length=20)
+    password_hash = CharField(max_length=255)
+    active = BooleanField(default=True)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+    version = IntegerField(default=1)
+
+
+class Subject(BaseModel):
+    """A CRM user account: the data subject whose rights the controller answers."""
+
+    id = AutoField()
+    user_id = CharField(max_length=64, unique=True)
+    name = CharField(max_length=200)
+    name_key = CharField(max_length=200, index=True)
+    search_key = CharField(max_length=300, index=True)
+    email = CharField(max_length=320, null=True)
+    phone = CharField(max_length=64, null=True)
+    birth_date = DateField(null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+    last_active_at = DateTimeField(null=True, index=True)
+    restricted = BooleanField(default=False)
+    restricted_reason = TextField(null=True)
+    objected = BooleanField(default=False)
+    objected_reason = TextField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+    version = IntegerField(default=1)
+
+
+class SubjectChange(BaseModel):
+    """Rectification history (GDPR Art. 16): old and new values, erased with the subject."""
+
+    id = AutoField()
+    subject = ForeignKeyField(Subject, backref="changes", on_delete="CASCADE")
+    field = CharField(max_length=40)
+    old_value = TextField(null=True)
+    new_value = TextField(null=True)
+    reason = TextField()
+    operator = ForeignKeyField(Operator, backref="subject_changes")
+    request = IntegerField(null=True)
+    changed_at = DateTimeField(default=utcnow)
+
+
+class Recording(BaseModel):
+    """A call recording: metadata here, audio in the recordings store at ``path``."""
+
+    id = AutoField()
+    subject = ForeignKeyField(Subject, backref="recordings", null=True, on_delete="SET NULL")
+    path = CharField(max_length=500, unique=True)
+    sha256 = CharField(max_length=64, index=True)
+    original_sha256 = CharField(max_length=64, index=True)
+    format = CharField(max_length=16)
+    duration_ms = BigIntegerField()
+    sample_rate = IntegerField()
+    channels = IntegerField()
+    size_bytes = BigIntegerField()
+    started_at = DateTimeField(index=True)
+    direction = CharField(max_length=10)
+    agent = CharField(max_length=200, null=True, index=True)
+    imported_at = DateTimeField(default=utcnow)
+    redacted = BooleanField(default=False)
+    version = IntegerField(default=1)
+
+
+class RecordingTag(BaseModel):
+    id = AutoField()
+    recording = ForeignKeyField(Recording, backref="tags", on_delete="CASCADE")
+    tag = CharField(max_length=100, index=True)
+
+    class Meta:
+        indexes = ((("recording", "tag"), True),)
+
+
+class Annotation(BaseModel):
+    """A timestamped note on a recording (optionally a region), by an operator."""
+
+    id = AutoField()
+    recording = ForeignKeyField(Recording, backref="annotations", on_delete="CASCADE")
+    operator = ForeignKeyField(Operator, backref="annotations")
+    position_ms = BigIntegerField()
+    end_ms = BigIntegerField(null=True)
+    text = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class Redaction(BaseModel):
+    """A region of a recording whose sound was removed (PCI DSS: card data is never kept)."""
+
+    id = AutoField()
+    recording = ForeignKeyField(Recording, backref="redactions", on_delete="CASCADE")
+    operator = ForeignKeyField(Operator, backref="redactions")
+    start_ms = BigIntegerField()
+    end_ms = BigIntegerField()
+    reason = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class CrashGroup(BaseModel):
+    """Crash events with one fingerprint (Sentry's grouping design, see DOMAIN.md)."""
+
+    id = AutoField()
+    fingerprint = CharField(max_length=64, unique=True)
+    explanation = TextField(default="{}")
+    title = CharField(max_length=500)
+    culprit = CharField(max_length=500, null=True)
+    level = CharField(max_length=20, default="error")
+    state = CharField(max_length=20, default="unresolved", index=True)
+    resolved_in_release = CharField(max_length=200, null=True)
+    regressed = BooleanField(default=False)
+    event_count = IntegerField(default=0, index=True)
+    subject_count = IntegerField(default=0)
+    first_seen = DateTimeField(index=True)
+    last_seen = DateTimeField(index=True)
+    merged_into = ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
+
+
+class CrashEvent(BaseModel):
+    """One scrubbed Sentry-format event. ``payload`` is the scrubbed JSON."""
+
+    id = AutoField()
+    event_id = CharField(max_length=32, unique=True)
+    group = ForeignKeyField(CrashGroup, backref="events", on_delete="CASCADE")
+    original_group = ForeignKeyField(CrashGroup, null=True, on_delete="SET NULL")
+    subject = ForeignKeyField(Subject, backref="crash_events", null=True, on_delete="SET NULL")
+    occurred_at = DateTimeField(index=True)
+    received_at = DateTimeField(default=utcnow, index=True)
+    platform = CharField(max_length=40)
+    level = CharField(max_length=20, default="error")
+    release = CharField(max_length=200, null=True, index=True)
+    environment = CharField(max_length=100, null=True)
+    os_name = CharField(max_length=100, null=True)
+    exception_type = CharField(max_length=300, null=True)
+    message = TextField(null=True)
+    payload = TextField()
+
+
+class RightsRequest(BaseModel):
+    """A data-subject rights request (GDPR Art. 15–21) and its deadline (Art. 12(3))."""
+
+    id = AutoField()
+    type = CharField(max_length=20, index=True)
+    state = CharField(max_length=30, index=True)
+    subject = ForeignKeyField(Subject, backref="requests", null=True, on_delete="SET NULL")
+    subject_ref = CharField(max_length=64, null=True)
+    requester_name = CharField(max_length=200)
+    requester_contact = CharField(max_length=320, null=True)
+    channel = CharField(max_length=40, default="email")
+    received_on = DateField(index=True)
+    due_on = DateField(index=True)
+    extended_due_on = DateField(null=True)
+    extension_reason = TextField(null=True)
+    extension_notified_on = DateField(null=True)
+    details = TextField(null=True)
+    rejection_reason = TextField(null=True)
+    awaiting_requester = BooleanField(default=False)
+    package_sha256 = CharField(max_length=64, null=True)
+    created_by = ForeignKeyField(Operator, backref="created_requests")
+    created_at = DateTimeField(default=utcnow)
+    closed_at = DateTimeField(null=True)
+    version = IntegerField(default=1)
+
+
+class RequestEvent(BaseModel):
+    """One step on a request's timeline, with operator and time."""
+
+    id = AutoField()
+    request = ForeignKeyField(RightsRequest, backref="timeline", on_delete="CASCADE")
+    operator = ForeignKeyField(Operator, backref="request_events")
+    at = DateTimeField(default=utcnow)
+    kind = CharField(max_length=40)
+    detail = TextField(null=True)
+
+
+class LegalHold(BaseModel):
+    """An exception to erasure and retention (GDPR Art. 17(3)); holds always win over rules."""
+
+    id = AutoField()
+    subject = ForeignKeyField(Subject, backref="holds", null=True, on_delete="CASCADE")
+    recording = ForeignKeyField(Recording, backref="holds", null=True, on_delete="CASCADE")
+    crash_group = ForeignKeyField(CrashGroup, backref="holds", null=True, on_delete="CASCADE")
+    reason = TextField()
+    owner = ForeignKeyField(Operator, backref="holds")
+    created_at = DateTimeField(default=utcnow)
+    released_at = DateTimeField(null=True)
+    release_reason = TextField(null=True)
+
+
+class RetentionPolicy(BaseModel):
+    """The controller's retention rule for one category (GDPR Art. 5(1)(e))."""
+
+    category = CharField(max_length=40, primary_key=True)
+    max_age_days = IntegerField(null=True)
+    action = CharField(max_length=20, default="delete")
+    enabled = BooleanField(default=False)
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = IntegerField(null=True)
+
+
+class PendingFileOperation(BaseModel):
+    """A file moved to the store's pending-delete area by an unfinished erasure or purge.
+
+    Rows and files change together: files move first, the rows change in one
+    transaction with these rows, files are deleted after commit. At start-up a
+    row still here means the work was interrupted and is finished or undone.
+    """
+
+    id = AutoField()
+    batch = CharField(max_length=64, index=True)
+    original_path = CharField(max_length=500)
+    pending_path = CharField(max_length=500)
+    created_at = DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    """Append-only, hash-chained record of who did or saw what.
+
+    ``seq`` numbers the events 1, 2, 3, ... without gaps; ``hash`` is the SHA-256
+    of this event's content and ``prev_hash``. ``details`` is JSON holding ids and
+    field names only, never names, contact data or audio (ARCHITECTURE.md,
+    privacy rules).
+    """
+
+    id = AutoField()
+    seq = BigIntegerField(unique=True)
+    at = DateTimeField(index=True)
+    operator_id = IntegerField(null=True, index=True)
+    action = CharField(max_length=60, index=True)
+    target_type = CharField(max_length=40, null=True)
+    target_id = CharField(max_length=64, null=True, index=True)
+    details = TextField(default="{}")
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+
+class AuditHead(BaseModel):
+    """The chain's head (one row): last sequence number and hash.
+
+    Appending locks this row first, so workstations append one at a time, and
+    verification compares the chain's end with it, so a deleted tail is caught.
+    """
+
+    id = IntegerField(primary_key=True)
+    last_seq = BigIntegerField(default=0)
+    last_hash = CharField(max_length=64)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    SchemaVersion,
+    InstanceSetting,
+    Operator,
+    Subject,
+    SubjectChange,
+    Recording,
+    RecordingTag,
+    Annotation,
+    Redaction,
+    CrashGroup,
+    CrashEvent,
+    RightsRequest,
+    RequestEvent,
+    LegalHold,
+    RetentionPolicy,
+    PendingFileOperation,
+    AuditEvent,
+    AuditHead,
+]
+
+__all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "database", "utcnow"]
