@@ -86,12 +86,57 @@ class Instance:
     support: Actor
 
 
+_session_databases: dict[str, str] = {}
+
+
+def server_url(engine: str) -> str:
+    """A database of this test process's own on the server, so parallel runs never collide.
+
+    Created on first use from the base URL (which names an existing database to
+    connect to) and dropped when the session ends.
+    """
+    if engine in _session_databases:
+        return _session_databases[engine]
+    base = SERVER_URLS[engine]
+    assert base
+    name = f"rcrm_test_{os.getpid()}"
+    connection.connect(base)
+    try:
+        if engine == "postgres":
+            database.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+            database.execute_sql(f"CREATE DATABASE {name}")
+        else:
+            database.execute_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            database.execute_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    finally:
+        connection.close()
+    head, _, tail = base.rpartition("/")
+    query = ""
+    if "?" in tail:
+        query = "?" + tail.split("?", 1)[1]
+    _session_databases[engine] = f"{head}/{name}{query}"
+    return _session_databases[engine]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for engine, url in _session_databases.items():
+        base = SERVER_URLS[engine]
+        assert base
+        name = url.rpartition("/")[2].split("?")[0]
+        try:
+            connection.connect(base)
+            quote = "`" if engine == "mysql" else ""
+            database.execute_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
+        except Exception:  # noqa: BLE001 - best effort clean-up
+            pass
+        finally:
+            connection.close()
+
+
 def instance_url(engine: str, home: Path) -> str:
     if engine == "sqlite":
         return "sqlite:///" + (home / "data" / "instance.sqlite3").as_posix()
-    url = SERVER_URLS[engine]
-    assert url
-    return url
+    return server_url(engine)
 
 
 def make_instance(engine: str, home: Path) -> Instance:

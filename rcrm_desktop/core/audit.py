@@ -205,8 +205,15 @@ def _row(ev: AuditEvent, names: dict[int, str]) -> AuditRow:
 
 
 def iter_events(actor: Actor, flt: AuditFilter = AuditFilter(), batch: int = 2000) -> Iterator[AuditRow]:
-    """All matching events, oldest first, in keyset batches (for exports)."""
+    """All matching events, oldest first, in keyset batches (for exports).
+
+    The permission is checked when called, not when the first row is pulled.
+    """
     require(actor, Permission.AUDIT_VIEW)
+    return _iter_events(flt, batch)
+
+
+def _iter_events(flt: AuditFilter, batch: int) -> Iterator[AuditRow]:
     names = _operator_names()
     after = 0
     while True:

@@ -46,12 +46,12 @@ def open_instance(url: str | None = None, *, create: bool = True, migrate: bool 
     info = connection.parse_url(resolved)
     connection.connect(resolved, create=create)
     migrated_from: int | None = None
-    if migrate and migrations.needs_migration():
+    version = migrations.schema_version()
+    if version is not None and version > migrations.CURRENT_VERSION:
+        connection.close()
+        migrations.refuse_newer(version)
+    if migrate and (version is None or version < migrations.CURRENT_VERSION):
         migrated_from = migrations.migrate()
-    elif not migrate:
-        version = migrations.schema_version()
-        if version is not None and version > migrations.CURRENT_VERSION:
-            migrations.migrate()  # raises SchemaTooNewError
     return OpenedInstance(resolved, info.redacted, info.engine, migrated_from)
 
 

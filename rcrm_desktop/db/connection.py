@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee
 
-from rcrm_desktop.errors import InstanceError
 from rcrm_desktop.db.models import database
+from rcrm_desktop.errors import InstanceError
 
 log = logging.getLogger(__name__)
 

@@ -74,11 +74,7 @@ def migrate(*, backup_dir: Path | None = None) -> int:
         log.info("Created a new instance schema at version %d", CURRENT_VERSION)
         return 0
     if version > CURRENT_VERSION:
-        raise SchemaTooNewError(
-            f"This instance database has schema version {version}, but this RCRM Desktop "
-            f"({__version__}) understands versions up to {CURRENT_VERSION}. "
-            "Install a newer RCRM Desktop; the database was not changed."
-        )
+        refuse_newer(version)
     if version == CURRENT_VERSION:
         return version
     backup = backup_sqlite(version, backup_dir)
@@ -100,6 +96,14 @@ def migrate(*, backup_dir: Path | None = None) -> int:
             ) from exc
         log.info("Migrated the instance schema to version %d", target)
     return version
+
+
+def refuse_newer(version: int) -> None:
+    raise SchemaTooNewError(
+        f"This instance database has schema version {version}, but this RCRM Desktop "
+        f"({__version__}) understands versions up to {CURRENT_VERSION}. "
+        "Install a newer RCRM Desktop; the database was not changed."
+    )
 
 
 def _refuse_foreign_database() -> None:

@@ -29,7 +29,6 @@ from peewee import (
     DatabaseProxy,
     DateField,
     DateTimeField,
-    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
