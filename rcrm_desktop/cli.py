@@ -439,7 +439,18 @@ def first_run_demo(args: argparse.Namespace) -> None:
     connection.close()
 
 
+def _check_display() -> None:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RcrmError(
+            "No display: start RCRM Desktop from a desktop session, or under a virtual screen with "
+            "“xvfb-run make run”. The command-line tools (rcrm-desktop --help) need no display."
+        )
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    _check_display()
     first_run_demo(args)
     from rcrm_desktop.ui.app import run_gui
 

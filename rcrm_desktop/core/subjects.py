@@ -3,7 +3,12 @@
 * Search ignores case and accents (``stastny`` finds ``Šťastný``) through the
   folded ``search_key`` column and matches a substring of the name or user ID.
 * Lists are keyset-paged on (sort key, id): a page never costs more than the
-  rows it returns plus an index walk, at a million subjects as at ten.
+  rows it returns plus an index walk, at a million subjects as at ten. They can
+  be narrowed to restricted (Art. 18) or objected (Art. 21) subjects.
+* Counting is for a background task, never per keystroke on the UI thread:
+  ``subject_counts`` stops counting matches at a cap and, on a server with a
+  large table, takes the total from the planner's estimate instead of a full
+  ``count(*)``.
 * Showing personal data is audited: every page of a list or search records the
   ids shown; opening a subject records the view (issue: "every view of personal
   data ... is an event"). Search text itself is never written to the audit log.
@@ -17,6 +22,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import re
@@ -32,7 +38,7 @@ from rcrm_desktop import settings
 from rcrm_desktop.core import audit
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
-from rcrm_desktop.db.connection import database_errors
+from rcrm_desktop.db.connection import database_errors, engine_name
 from rcrm_desktop.db.models import (
     CrashEvent,
     LegalHold,
@@ -68,6 +74,21 @@ SORT_COLUMNS: dict[str, peewee.Field] = {
 }
 
 CSV_HEADER = ["user_id", "name", "email", "phone", "birth_date", "created_at", "last_active_at"]
+
+#: Status filters a list or count accepts (``None``: every subject).
+STATUS_FILTERS: dict[str, str] = {
+    "restricted": "Restricted (GDPR Art. 18)",
+    "objected": "Objected (GDPR Art. 21)",
+}
+
+#: Longest search text accepted (a name or user ID is never longer).
+MAX_SEARCH_LENGTH = 200
+
+#: Matching subjects are counted up to this many; beyond it the count says "more than".
+COUNT_CAP = 100_000
+
+#: From this many rows on, a server's table-size estimate replaces an exact total count.
+ESTIMATE_FROM = 200_000
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,8 @@ class SubjectDetail:
     open_requests: int
     active_holds: int
     changes: list[ChangeRow] = field(default_factory=list)
+    restricted_reason: str | None = None
+    objected_reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = self.subject.as_json()
@@ -130,6 +153,8 @@ class SubjectDetail:
             "open_requests": self.open_requests,
             "active_legal_holds": self.active_holds,
         }
+        data["restricted_reason"] = self.restricted_reason
+        data["objected_reason"] = self.objected_reason
         data["change_history"] = [
             {"field": c.field, "old_value": c.old_value, "new_value": c.new_value, "reason": c.reason,
              "operator": c.operator, "changed_at": _iso(c.changed_at), "request_id": c.request_id}
@@ -249,32 +274,50 @@ def _apply_search(query: peewee.ModelSelect, text: str | None) -> peewee.ModelSe
     return query
 
 
+def _apply_status(query: peewee.ModelSelect, status: str | None) -> peewee.ModelSelect:
+    if status is None or status == "":
+        return query
+    if status == "restricted":
+        return query.where(Subject.restricted == True)  # noqa: E712
+    if status == "objected":
+        return query.where(Subject.objected == True)  # noqa: E712
+    raise ValidationError(f"“{status[:40]}” is not a status filter; choose one of {', '.join(STATUS_FILTERS)}.")
+
+
+def _check_search(search: str | None) -> None:
+    if search is not None and len(search) > MAX_SEARCH_LENGTH:
+        raise ValidationError(
+            f"The search text is too long ({len(search):,} characters; at most {MAX_SEARCH_LENGTH} are allowed)."
+        )
+
+
 def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name", descending: bool = False,
                   after: PageKey | None = None, limit: int = settings.PAGE_SIZE,
-                  audit_view: bool = True) -> list[SubjectRow]:
-    """One keyset page of subjects matching ``search`` (substring of name or user ID, any case/accents)."""
+                  audit_view: bool = True, status: str | None = None) -> list[SubjectRow]:
+    """One keyset page of subjects matching ``search`` (substring of name or user ID, any case/accents).
+
+    ``status`` narrows the list to ``"restricted"`` or ``"objected"`` subjects.
+    ``%``, ``_`` and ``\\`` in ``search`` match themselves (the ``LIKE`` pattern is escaped).
+    """
     require(actor, Permission.SUBJECTS_VIEW)
-    if search is not None and len(search) > 200:
-        raise ValidationError("The search text is too long (at most 200 characters).")
+    _check_search(search)
     column = SORT_COLUMNS.get(sort)
     if column is None:
         raise ValidationError(f"Cannot sort by “{sort}”; choose one of {', '.join(SORT_COLUMNS)}.")
-    sort_expr: Any = column
-    if sort == "last_active_at":
-        sort_expr = peewee.fn.COALESCE(Subject.last_active_at, dt.datetime(1900, 1, 1))
-    query = _apply_search(Subject.select(*_ROW_FIELDS), search)
-    if after is not None:
-        value = after.value
-        if sort == "last_active_at" and value is None:
-            value = dt.datetime(1900, 1, 1)
-        if descending:
-            query = query.where((sort_expr < value) | ((sort_expr == value) & (Subject.id < after.id)))
-        else:
-            query = query.where((sort_expr > value) | ((sort_expr == value) & (Subject.id > after.id)))
-    if descending:
-        query = query.order_by(sort_expr.desc(), Subject.id.desc())
+    query = _apply_status(_apply_search(Subject.select(*_ROW_FIELDS), search), status)
+    if column is Subject.last_active_at:
+        query = _keyset_nullable(query, column, after, descending)
     else:
-        query = query.order_by(sort_expr.asc(), Subject.id.asc())
+        if after is not None:
+            value, last_id = after.value, after.id
+            if descending:
+                query = query.where((column < value) | ((column == value) & (Subject.id < last_id)))
+            else:
+                query = query.where((column > value) | ((column == value) & (Subject.id > last_id)))
+        if descending:
+            query = query.order_by(column.desc(), Subject.id.desc())
+        else:
+            query = query.order_by(column.asc(), Subject.id.asc())
     with database_errors():
         rows = [_row(s) for s in query.limit(limit)]
         if audit_view and rows:
@@ -284,16 +327,103 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
     return rows
 
 
+def _keyset_nullable(query: peewee.ModelSelect, column: peewee.Field, after: PageKey | None,
+                     descending: bool) -> peewee.ModelSelect:
+    """Keyset order on a column that may be NULL: NULL sorts first ascending, last descending.
+
+    Spelled out with ``IS NULL`` rather than ``COALESCE(column, sentinel)``:
+    MariaDB types ``COALESCE(DATETIME, '…')`` as text, and a text comparison
+    with a differently formatted time skips or repeats rows between pages.
+    """
+    present = column.is_null(False)
+    if after is not None:
+        if descending:
+            if after.value is None:
+                query = query.where(column.is_null() & (Subject.id < after.id))
+            else:
+                query = query.where(column.is_null() | (column < after.value)
+                                    | ((column == after.value) & (Subject.id < after.id)))
+        elif after.value is None:
+            query = query.where((column.is_null() & (Subject.id > after.id)) | column.is_null(False))
+        else:
+            query = query.where(column.is_null(False) & ((column > after.value)
+                                                         | ((column == after.value) & (Subject.id > after.id))))
+    if descending:
+        return query.order_by(present.desc(), column.desc(), Subject.id.desc())
+    return query.order_by(present.asc(), column.asc(), Subject.id.asc())
+
+
 def page_key(row: SubjectRow, sort: str) -> PageKey:
     value = {"name": fold(row.name)[:200], "user_id": row.user_id, "created_at": row.created_at,
              "last_active_at": row.last_active_at, "id": row.id}[sort]
     return PageKey(value, row.id)
 
 
-def count_subjects(actor: Actor, search: str | None = None) -> int:
+def count_subjects(actor: Actor, search: str | None = None, *, status: str | None = None) -> int:
+    """The exact number of matching subjects (a full count: run it off the UI thread)."""
     require(actor, Permission.SUBJECTS_VIEW)
+    _check_search(search)
     with database_errors():
-        return _apply_search(Subject.select(), search).count()
+        return _apply_status(_apply_search(Subject.select(), search), status).count()
+
+
+@dataclass(frozen=True)
+class SubjectCount:
+    """How many subjects match a filter, out of how many.
+
+    ``matching_capped``: counting stopped at the cap, so more than ``matching``
+    match. ``total_approximate``: ``total`` is the server's table-size estimate.
+    """
+
+    matching: int
+    matching_capped: bool
+    total: int
+    total_approximate: bool
+
+
+def _estimated_total() -> int | None:
+    """The planner's row estimate for the subject table on a server engine (``None``: unknown)."""
+    table = Subject._meta.table_name
+    engine = engine_name()
+    if engine == "postgresql":
+        cursor = database.execute_sql("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (table,))
+    elif engine == "mysql":
+        cursor = database.execute_sql(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            (table,),
+        )
+    else:
+        return None
+    row = cursor.fetchone()
+    if not row or row[0] is None or float(row[0]) < 0:
+        return None
+    return int(float(row[0]))
+
+
+def subject_counts(actor: Actor, search: str | None = None, *, status: str | None = None,
+                   cap: int = COUNT_CAP) -> SubjectCount:
+    """Matching and total subject counts, bounded in cost so a workstation can ask on every search.
+
+    The matching count stops at ``cap``. The total is exact below
+    ``ESTIMATE_FROM`` rows; above it, PostgreSQL and MariaDB give their table
+    statistics (``pg_class.reltuples``, ``information_schema.TABLES``), which
+    cost nothing. SQLite always counts exactly. Not audited: numbers only.
+    """
+    require(actor, Permission.SUBJECTS_VIEW)
+    _check_search(search)
+    with database_errors():
+        estimate = _estimated_total()
+        if estimate is not None and estimate >= ESTIMATE_FROM:
+            total, approximate = estimate, True
+        else:
+            total, approximate = Subject.select().count(), False
+        folded = fold(search or "")
+        if not folded and not status:
+            return SubjectCount(total, False, total, approximate)
+        query = _apply_status(_apply_search(Subject.select(Subject.id), search), status)
+        matching = query.limit(cap + 1).count()
+    capped = matching > cap
+    return SubjectCount(min(matching, cap), capped, total, approximate)
 
 
 def _get(subject_id: int | None = None, user_id: str | None = None) -> Subject:
@@ -330,6 +460,8 @@ def get_subject(actor: Actor, *, subject_id: int | None = None, user_id: str | N
             active_holds=LegalHold.select().where((LegalHold.subject == subject.id)
                                                   & LegalHold.released_at.is_null()).count(),
             changes=changes,
+            restricted_reason=subject.restricted_reason if subject.restricted else None,
+            objected_reason=subject.objected_reason if subject.objected else None,
         )
         with database.atomic():
             audit.record(actor, "subject.view", "subject", subject.id)
@@ -419,13 +551,19 @@ def import_subjects_csv(actor: Actor, path: Path, *,
     "import"). A bad row is refused with its line number and reason while the
     good rows load. Rows are written in atomic batches; ``progress`` gets the
     number of rows read and may return ``False`` to stop after the current batch.
+    A file that is not UTF-8 anywhere in it is refused as a whole, before any
+    row is written (a half-imported file in the wrong encoding would store
+    garbled names).
     """
     require(actor, Permission.SUBJECTS_IMPORT)
     report = ImportReport()
     try:
+        _check_utf8(path)
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except FileNotFoundError as exc:
         raise ValidationError(f"The file {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise ValidationError(f"{path} is a folder, not a CSV file.") from exc
     except OSError as exc:
         raise ValidationError(f"The file {path} cannot be read: {exc.strerror}.") from exc
     with handle:
@@ -442,14 +580,17 @@ def import_subjects_csv(actor: Actor, path: Path, *,
             )
         reader.fieldnames = header
         batch: list[tuple[int, dict[str, Any]]] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         rows_read = 0
         try:
             for raw in reader:
                 rows_read += 1
                 line = reader.line_num
                 if None in raw:
-                    report.refused.append((line, "the row has more fields than the header"))
+                    surplus = raw[None]
+                    extra = len(surplus) if isinstance(surplus, list) else 1
+                    report.refused.append((line, f"The row has {len(header) + extra} fields; the header has "
+                                                 f"{len(header)}."))
                     continue
                 try:
                     values = _parse_csv_row(raw)
@@ -457,9 +598,10 @@ def import_subjects_csv(actor: Actor, path: Path, *,
                     report.refused.append((line, exc.message))
                     continue
                 if values["user_id"] in seen:
-                    report.refused.append((line, f"user ID {values['user_id']} appears earlier in the file"))
+                    report.refused.append((line, f"The user ID {values['user_id']} appears earlier in the file "
+                                                 f"(line {seen[values['user_id']]:,})."))
                     continue
-                seen.add(values["user_id"])
+                seen[values["user_id"]] = line
                 batch.append((line, values))
                 if len(batch) >= IMPORT_BATCH:
                     _write_import_batch(actor, batch, report)
@@ -473,6 +615,29 @@ def import_subjects_csv(actor: Actor, path: Path, *,
         if progress is not None:
             progress(rows_read)
     return report
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise ``ValidationError`` naming the first line whose bytes are not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: max(0, exc.start)].count(b"\n")
+                raise ValidationError(
+                    f"{path.name} is not a UTF-8 file: line {line:,} holds bytes that are not UTF-8. "
+                    "Save it as “CSV UTF-8” and import it again; nothing was imported."
+                ) from exc
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"{path.name} is not a UTF-8 file: it ends in the middle of a character. Nothing was imported."
+            ) from exc
 
 
 def _write_import_batch(actor: Actor, batch: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None:

@@ -70,8 +70,8 @@ def test_main_flows_work_with_the_network_refused(engine: str, network_refused: 
     if engine == "sqlite":
         url = f"sqlite:///{tmp_path}/net.sqlite3"
     else:
-        url = server_url(engine)
         network_refused["allowed"] = {("127.0.0.1", 3306)}
+        url = server_url(engine)
         connection.connect(url)
         from tests.conftest import drop_all_tables
 
