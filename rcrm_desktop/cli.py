@@ -412,6 +412,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from rcrm_desktop.benchmarks import BenchContext, format_table, run_suites
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    with tempfile.TemporaryDirectory(prefix="rcrm-bench-") as tmp:
+        ctx = BenchContext(workdir=Path(tmp), database_url=args.database, quick=args.quick,
+                           log=lambda text: print(text, file=sys.stderr))
+        figures = run_suites(ctx, only)
+    data = [f.as_json() for f in figures]
+    if args.json_file:
+        Path(args.json_file).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    Output(args.json).emit(data, lambda: format_table(figures))
+    return 0
+
+
 # ---------------------------------------------------------------- GUI
 
 
@@ -546,6 +566,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("value", nargs="?")
 
     add("info", cmd_info, "show where the program keeps its files")
+
+    p = add("bench", cmd_bench, "measure the speed targets next to their limits")
+    p.add_argument("--only", metavar="SUITES", help="comma-separated suites to run")
+    p.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    p.add_argument("--json-file", "--out", dest="json_file", metavar="FILE", help="also write the figures as JSON")
     return parser
 
 

@@ -171,7 +171,7 @@ def create_demo_operators(password: str | None = None) -> list[tuple[str, str, s
             operators.create_operator(actor, username, display_name, role, secret)
         names = ", ".join(u for u, _, _ in DEMO_USERNAMES)
         set_system_setting("demo_instance", "1")
-        set_system_setting("demo_login_hint", f"Demo instance — log in as {names}; password: {secret}")
+        set_system_setting("demo_login_hint", f"log in as {names}; password: {secret}")
     return [(username, role.value, secret) for username, role, _ in DEMO_USERNAMES]
 
 

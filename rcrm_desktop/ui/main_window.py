@@ -226,6 +226,19 @@ class MainWindow(QMainWindow):
                                            self.refresh_current)
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
+        self.area_file_actions: list[QAction] = []
+        for index, area in enumerate(self.areas):
+            for source in area.file_actions():
+                proxy = self._action(source.text(), "file-import-outline", None,
+                                     lambda _c=False, i=index, a=source: self._run_area_action(i, a))
+                proxy.setIcon(source.icon())
+                proxy.setEnabled(source.isEnabled())
+                proxy.setToolTip(source.toolTip())
+                source.changed.connect(lambda p=proxy, a=source: p.setEnabled(a.isEnabled()))
+                file_menu.addAction(proxy)
+                self.area_file_actions.append(proxy)
+        if self.area_file_actions:
+            file_menu.addSeparator()
         self.lock_action = self._action(self.tr("&Lock session"), "lock-outline", QKeySequence("Ctrl+L"),
                                         lambda: self.lock())
         file_menu.addAction(self.lock_action)
@@ -256,6 +269,11 @@ class MainWindow(QMainWindow):
                                          None, self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
+
+    def _run_area_action(self, index: int, action: QAction) -> None:
+        """Show the area an action belongs to, then run it (File ▸ Import users… and the like)."""
+        self.switch_to(index)
+        action.trigger()
 
     def _action(self, text: str, icon_name: str, shortcut: QKeySequence | None, slot: object) -> QAction:
         action = QAction(icons.icon(icon_name), text, self)

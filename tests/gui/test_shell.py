@@ -161,6 +161,24 @@ def test_menus_have_the_actions_with_shortcuts(qtbot, sqlite_instance, make_sess
     assert "About RCRM Desktop" in window.about_action.text().replace("&", "")
 
 
+def test_file_menu_lists_area_imports_and_runs_them_in_their_area(  # type: ignore[no-untyped-def]
+        qtbot, sqlite_instance, make_session, monkeypatch) -> None:
+    officer = window_for(qtbot, make_session(sqlite_instance.compliance))
+    texts = {a.text(): a for a in officer.area_file_actions}
+    assert "Import users…" in texts and texts["Import users…"].isEnabled()
+    users = officer.area_by_name("UsersView")
+    calls: list[bool] = []
+    monkeypatch.setattr(users, "choose_import_file", lambda *a: calls.append(True))
+    users.import_action.triggered.disconnect()
+    users.import_action.triggered.connect(users.choose_import_file)
+    officer.switch_to_area("DashboardView")
+    texts["Import users…"].trigger()
+    assert calls == [True]
+    assert officer.current_area() is users
+    helper = window_for(qtbot, make_session(sqlite_instance.support))
+    assert not {a.text(): a for a in helper.area_file_actions}["Import users…"].isEnabled()
+
+
 def test_title_and_status_bar(qtbot, sqlite_instance, make_session) -> None:  # type: ignore[no-untyped-def]
     window = window_for(qtbot, make_session(sqlite_instance.compliance, "Acme production"))
     assert window.windowTitle() == "RCRM Desktop — Acme production"

@@ -8,6 +8,7 @@ and calls ``activate()`` when an area is shown and ``focus_search()`` on ``Ctrl+
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -60,6 +61,10 @@ class AreaView(QWidget):
 
     def focus_search(self) -> None:
         """Put the cursor in the area's search field (Ctrl+F)."""
+
+    def file_actions(self) -> list[QAction]:
+        """Actions the main window lists in its File menu (imports, exports) for this area."""
+        return []
 
     def save_state(self, settings: QSettings) -> None:
         """Remember splitter sizes, column widths, sort order."""

@@ -370,6 +370,9 @@ class UsersView(AreaView):
         self.reload()
         self.detail.reload()
 
+    def file_actions(self) -> list[QAction]:
+        return [self.import_action]
+
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
