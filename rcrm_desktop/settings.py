@@ -31,6 +31,8 @@ INSTANCE_OPTIONS: dict[str, InstanceOption] = {
         InstanceOption("instance_name", "RCRM instance", "Name shown in the title and status bar"),
         InstanceOption("demo_instance", "0", "1 on a demo instance: the log-in screen shows the demo credentials"),
         InstanceOption("demo_login_hint", "", "Demo credentials shown on the log-in screen of a demo instance only"),
+        InstanceOption("scrub_extra_rules", "[]",
+                       "Crash-report scrub rules added by an administrator (JSON; edit with “crashes rules --add”)"),
     )
 }
 

@@ -161,6 +161,7 @@ class AuditRow:
     target_id: str | None
     details: str
     hash: str
+    prev_hash: str = ""
 
 
 def _filtered(flt: AuditFilter):  # type: ignore[no-untyped-def]
@@ -201,7 +202,7 @@ def list_events(actor: Actor, flt: AuditFilter = AuditFilter(), *, before_seq: i
 def _row(ev: AuditEvent, names: dict[int, str]) -> AuditRow:
     operator = names.get(ev.operator_id, "—") if ev.operator_id is not None else "system"
     return AuditRow(ev.id, ev.seq, ev.at, ev.operator_id, operator, ev.action, ev.target_type, ev.target_id,
-                    ev.details, ev.hash)
+                    ev.details, ev.hash, ev.prev_hash)
 
 
 def iter_events(actor: Actor, flt: AuditFilter = AuditFilter(), batch: int = 2000) -> Iterator[AuditRow]:
@@ -246,6 +247,11 @@ def export_csv(actor: Actor, flt: AuditFilter, out: io.TextIOBase | Any) -> int:
 
 def distinct_actions() -> list[str]:
     return [r.action for r in AuditEvent.select(AuditEvent.action).distinct().order_by(AuditEvent.action)]
+
+
+def distinct_target_types() -> list[str]:
+    return [r.target_type for r in AuditEvent.select(AuditEvent.target_type).distinct()
+            .where(AuditEvent.target_type.is_null(False)).order_by(AuditEvent.target_type)]
 
 
 def recent_count(since: dt.datetime) -> int:

@@ -172,42 +172,96 @@ class Redaction(BaseModel):
 
 
 class CrashGroup(BaseModel):
-    """Crash events with one fingerprint (Sentry's grouping design, see DOMAIN.md)."""
+    """Crash events with one fingerprint (Sentry's grouping design, see DOMAIN.md and ``core.grouping``).
+
+    Counters (``event_count``, ``subject_count``, ``first_seen``, ``last_seen``)
+    are kept up to date by the import, in the transaction that adds the events,
+    so a list never aggregates events. They always describe the events whose
+    ``group`` is this group: a group merged into another (``merged_into``) has
+    handed its events over and is hidden from lists until it is unmerged.
+    ``search_key`` is the folded title and culprit (``core.text.fold``).
+    """
 
     id = AutoField()
     fingerprint = CharField(max_length=64, unique=True)
     explanation = TextField(default="{}")
     title = CharField(max_length=500)
     culprit = CharField(max_length=500, null=True)
+    search_key = TextField(default="")
     level = CharField(max_length=20, default="error")
+    platform = CharField(max_length=40, null=True)
     state = CharField(max_length=20, default="unresolved", index=True)
     resolved_in_release = CharField(max_length=200, null=True)
+    resolved_at = DateTimeField(null=True)
+    resolved_by = IntegerField(null=True)
     regressed = BooleanField(default=False)
     event_count = IntegerField(default=0, index=True)
-    subject_count = IntegerField(default=0)
+    subject_count = IntegerField(default=0, index=True)
     first_seen = DateTimeField(index=True)
     last_seen = DateTimeField(index=True)
     merged_into = ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
 
 
 class CrashEvent(BaseModel):
-    """One scrubbed Sentry-format event. ``payload`` is the scrubbed JSON."""
+    """One scrubbed Sentry-format event. ``payload`` is the scrubbed JSON.
+
+    ``group`` is the group the event counts in (the merge target when its own
+    group was merged); ``original_group`` is the group of its fingerprint, so an
+    unmerge knows which events go back. ``subject`` links the event to the user
+    account it came from: the event is that subject's data (erased and exported
+    with it).
+    """
 
     id = AutoField()
     event_id = CharField(max_length=32, unique=True)
-    group = ForeignKeyField(CrashGroup, backref="events", on_delete="CASCADE")
+    group = ForeignKeyField(CrashGroup, backref="events", on_delete="CASCADE", index=False)
     original_group = ForeignKeyField(CrashGroup, null=True, on_delete="SET NULL")
     subject = ForeignKeyField(Subject, backref="crash_events", null=True, on_delete="SET NULL")
     occurred_at = DateTimeField(index=True)
-    received_at = DateTimeField(default=utcnow, index=True)
+    received_at = DateTimeField(default=utcnow)
     platform = CharField(max_length=40)
     level = CharField(max_length=20, default="error")
-    release = CharField(max_length=200, null=True, index=True)
+    release = CharField(max_length=200, null=True)
     environment = CharField(max_length=100, null=True)
     os_name = CharField(max_length=100, null=True)
     exception_type = CharField(max_length=300, null=True)
     message = TextField(null=True)
     payload = TextField()
+
+    class Meta:
+        indexes = ((("group", "occurred_at"), False),)
+
+
+class CrashDailyCount(BaseModel):
+    """Events of a group per UTC day, kept by the import for the group's chart (never counted on view)."""
+
+    id = AutoField()
+    group = ForeignKeyField(CrashGroup, backref="daily_counts", on_delete="CASCADE", index=False)
+    day = DateField()
+    count = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("group", "day"), True),)
+
+
+class CrashGroupFacet(BaseModel):
+    """What a group's events were seen in: one row per (group, kind, value), kinds
+    ``release``, ``environment``, ``platform`` and ``os``, with counts and first/last seen.
+
+    Kept by the import; it answers "releases affected" and the list filters
+    (``group IN (SELECT group FROM facet WHERE kind = ? AND value = ?)``) from an index.
+    """
+
+    id = AutoField()
+    group = ForeignKeyField(CrashGroup, backref="facets", on_delete="CASCADE", index=False)
+    kind = CharField(max_length=20)
+    value = CharField(max_length=200)
+    event_count = IntegerField(default=0)
+    first_seen = DateTimeField()
+    last_seen = DateTimeField()
+
+    class Meta:
+        indexes = ((("group", "kind", "value"), True), (("kind", "value"), False))
 
 
 class RightsRequest(BaseModel):
@@ -332,6 +386,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     Redaction,
     CrashGroup,
     CrashEvent,
+    CrashDailyCount,
+    CrashGroupFacet,
     RightsRequest,
     RequestEvent,
     LegalHold,

@@ -231,7 +231,11 @@ class AuditView(AreaView):
         self.target_combo.setEditable(True)
         self.target_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.target_combo.addItem("")
-        self.target_combo.addItems(list(TARGET_TYPES))
+        try:
+            known = set(audit.distinct_target_types())
+        except RcrmError:
+            known = set()
+        self.target_combo.addItems(sorted(set(TARGET_TYPES) | known))
         self.target_combo.lineEdit().setPlaceholderText(self.tr("Any target type"))
         self.target_combo.setMinimumContentsLength(12)
         self.target_combo.setToolTip(self.tr("Only events about this kind of record"))
