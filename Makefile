@@ -12,10 +12,12 @@ run: system-run $(STAMP)
 
 test: system-test $(STAMP)
 	$(VENV)/bin/ruff check rcrm_desktop tests
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rcrm_desktop tests
+	$(VENV)/bin/mypy
 
 venv: $(STAMP)
 

@@ -250,7 +250,7 @@ def distinct_actions() -> list[str]:
 
 
 def distinct_target_types() -> list[str]:
-    return [r.target_type for r in AuditEvent.select(AuditEvent.target_type).distinct()
+    return [str(r.target_type) for r in AuditEvent.select(AuditEvent.target_type).distinct()
             .where(AuditEvent.target_type.is_null(False)).order_by(AuditEvent.target_type)]
 
 

@@ -265,7 +265,7 @@ class PageKey:
     id: int
 
 
-def _apply_search(query: peewee.ModelSelect, text: str | None) -> peewee.ModelSelect:
+def _apply_search(query: peewee.ModelSelect[Subject], text: str | None) -> peewee.ModelSelect[Subject]:
     if text:
         folded = fold(text)
         if folded:
@@ -274,7 +274,7 @@ def _apply_search(query: peewee.ModelSelect, text: str | None) -> peewee.ModelSe
     return query
 
 
-def _apply_status(query: peewee.ModelSelect, status: str | None) -> peewee.ModelSelect:
+def _apply_status(query: peewee.ModelSelect[Subject], status: str | None) -> peewee.ModelSelect[Subject]:
     if status is None or status == "":
         return query
     if status == "restricted":
@@ -327,8 +327,8 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
     return rows
 
 
-def _keyset_nullable(query: peewee.ModelSelect, column: peewee.Field, after: PageKey | None,
-                     descending: bool) -> peewee.ModelSelect:
+def _keyset_nullable(query: peewee.ModelSelect[Subject], column: peewee.Field, after: PageKey | None,
+                     descending: bool) -> peewee.ModelSelect[Subject]:
     """Keyset order on a column that may be NULL: NULL sorts first ascending, last descending.
 
     Spelled out with ``IS NULL`` rather than ``COALESCE(column, sentinel)``:

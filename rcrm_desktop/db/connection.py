@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee
@@ -125,7 +126,7 @@ def make_database(info: InstanceUrl) -> peewee.Database:
             lock_type="IMMEDIATE",
         )
     if info.engine == "postgresql":
-        kwargs: dict[str, object] = {
+        kwargs: dict[str, Any] = {
             "host": info.host,
             "connect_timeout": SERVER_CONNECT_TIMEOUT_S,
             "application_name": "rcrm-desktop",
@@ -173,9 +174,9 @@ def connect(url: str, *, create: bool = True) -> peewee.Database:
         db.connect(reuse_if_open=True)
         if info.engine == "sqlite":
             # A corrupt or foreign file only fails on the first real read.
-            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()  # type: ignore[no-untyped-call]
         else:
-            db.execute_sql("SELECT 1").fetchone()
+            db.execute_sql("SELECT 1").fetchone()  # type: ignore[no-untyped-call]
     except peewee.PeeweeException as exc:
         with contextlib.suppress(Exception):
             db.close()
