@@ -28,6 +28,9 @@ INSTANCE_OPTIONS: dict[str, InstanceOption] = {
         InstanceOption("idle_lock_minutes", "10", "Lock a workstation session after this many idle minutes"),
         InstanceOption("recordings_root", "", "Folder of the recordings store (empty: beside the embedded database)"),
         InstanceOption("child_consent_age", "16", "Age of digital consent, GDPR Art. 8 (member states: 13–16)"),
+        InstanceOption("public_holidays", "",
+                       "Days off for rights-request deadlines (Reg. 1182/71): country codes (SK, CZ), dates "
+                       "YYYY-MM-DD, yearly days MM-DD, comma-separated; empty: SK, CZ"),
         InstanceOption("instance_name", "RCRM instance", "Name shown in the title and status bar"),
         InstanceOption("demo_instance", "0", "1 on a demo instance: the log-in screen shows the demo credentials"),
         InstanceOption("demo_login_hint", "", "Demo credentials shown on the log-in screen of a demo instance only"),

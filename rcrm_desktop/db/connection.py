@@ -3,9 +3,10 @@
 Supported URLs (one code path, three engines):
 
 * ``sqlite:///absolute/path/instance.sqlite3`` (the embedded default): WAL
-  journal, foreign keys on, a busy timeout so that a second process waits for a
-  lock instead of failing at once, and ``BEGIN IMMEDIATE`` transactions so two
-  writers never deadlock on a lock upgrade.
+  journal, foreign keys on, ``secure_delete`` (deleted rows are overwritten, so
+  an erased subject does not survive in free pages), a busy timeout so that a
+  second process waits for a lock instead of failing at once, and ``BEGIN
+  IMMEDIATE`` transactions so two writers never deadlock on a lock upgrade.
 * ``postgresql://user:password@host:port/dbname``
 * ``mysql://user:password@host:port/dbname`` (MariaDB or MySQL; utf8mb4,
   ``DATETIME(6)`` so microseconds survive, strict SQL mode).
@@ -120,6 +121,8 @@ def make_database(info: InstanceUrl) -> peewee.Database:
                 "journal_mode": "wal",
                 "foreign_keys": 1,
                 "synchronous": "normal",
+                # Erased personal data must not linger in free pages of the file.
+                "secure_delete": 1,
                 "busy_timeout": int(SQLITE_BUSY_TIMEOUT_S * 1000),
             },
             timeout=SQLITE_BUSY_TIMEOUT_S,

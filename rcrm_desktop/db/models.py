@@ -118,7 +118,15 @@ class SubjectChange(BaseModel):
 
 
 class Recording(BaseModel):
-    """A call recording: metadata here, audio in the recordings store at ``path``."""
+    """A call recording: metadata here, audio in the recordings store at ``path``.
+
+    ``sha256`` is the hash of the file as it is now; ``original_sha256`` the
+    hash at import (they differ after a redaction rewrote the audio). Lists are
+    keyset-paged on (sort column, id), so each sortable column has a composite
+    index with ``id``; ``(subject, started_at)`` serves "this subject's calls".
+    New columns are nullable so that bulk inserts naming only the original
+    columns (the demo fill) keep working on every engine.
+    """
 
     id = AutoField()
     subject = ForeignKeyField(Subject, backref="recordings", null=True, on_delete="SET NULL")
@@ -130,15 +138,26 @@ class Recording(BaseModel):
     sample_rate = IntegerField()
     channels = IntegerField()
     size_bytes = BigIntegerField()
-    started_at = DateTimeField(index=True)
+    started_at = DateTimeField()
     direction = CharField(max_length=10)
-    agent = CharField(max_length=200, null=True, index=True)
+    agent = CharField(max_length=200, null=True)
     imported_at = DateTimeField(default=utcnow)
     redacted = BooleanField(default=False)
     version = IntegerField(default=1)
 
+    class Meta:
+        indexes = (
+            (("started_at", "id"), False),
+            (("duration_ms", "id"), False),
+            (("agent", "id"), False),
+            (("subject", "started_at"), False),
+            (("direction", "started_at"), False),
+        )
+
 
 class RecordingTag(BaseModel):
+    """A label on a recording ("complaint", "card-payment"), stored folded to lower case."""
+
     id = AutoField()
     recording = ForeignKeyField(Recording, backref="tags", on_delete="CASCADE")
     tag = CharField(max_length=100, index=True)
@@ -158,9 +177,18 @@ class Annotation(BaseModel):
     text = TextField()
     created_at = DateTimeField(default=utcnow)
 
+    class Meta:
+        indexes = ((("recording", "position_ms"), False),)
+
 
 class Redaction(BaseModel):
-    """A region of a recording whose sound was removed (PCI DSS: card data is never kept)."""
+    """A region of a recording whose sound was removed (PCI DSS: card data is never kept).
+
+    ``mode`` is ``"silence"`` or ``"tone"`` (a 1 kHz tone); ``NULL`` means silence
+    (rows written before the column, the demo fill). ``sha256_before``/``after``
+    are the file's hashes around the rewrite, so the chain of versions of the
+    audio can be followed from ``original_sha256`` to the current ``sha256``.
+    """
 
     id = AutoField()
     recording = ForeignKeyField(Recording, backref="redactions", on_delete="CASCADE")
@@ -169,6 +197,9 @@ class Redaction(BaseModel):
     end_ms = BigIntegerField()
     reason = TextField()
     created_at = DateTimeField(default=utcnow)
+    mode = CharField(max_length=10, null=True)
+    sha256_before = CharField(max_length=64, null=True)
+    sha256_after = CharField(max_length=64, null=True)
 
 
 class CrashGroup(BaseModel):
@@ -265,7 +296,17 @@ class CrashGroupFacet(BaseModel):
 
 
 class RightsRequest(BaseModel):
-    """A data-subject rights request (GDPR Art. 15–21) and its deadline (Art. 12(3))."""
+    """A data-subject rights request (GDPR Art. 15–21) and its deadline (Art. 12(3)).
+
+    States (``core.requests.STATES``): ``received`` → ``identity_verification``
+    → ``in_progress`` → ``completed``; ``awaiting_requester`` while the
+    controller waits for the requester (the clock keeps running; ``resume_state``
+    is where it goes back to); ``rejected`` (``rejection_grounds`` and reason,
+    Art. 12(5)) and ``withdrawn`` close it too. ``subject_ref`` is a pseudonymous
+    reference to the subject (a salted hash, never the user ID) that survives
+    the subject's erasure (Art. 5(2) accountability). New columns are nullable:
+    rows written before they existed (and bulk inserts) stay valid.
+    """
 
     id = AutoField()
     type = CharField(max_length=20, index=True)
@@ -274,16 +315,29 @@ class RightsRequest(BaseModel):
     subject_ref = CharField(max_length=64, null=True)
     requester_name = CharField(max_length=200)
     requester_contact = CharField(max_length=320, null=True)
+    requester_key = CharField(max_length=600, null=True, index=True)
     channel = CharField(max_length=40, default="email")
     received_on = DateField(index=True)
     due_on = DateField(index=True)
     extended_due_on = DateField(null=True)
+    extension_months = IntegerField(null=True)
     extension_reason = TextField(null=True)
     extension_notified_on = DateField(null=True)
     details = TextField(null=True)
     rejection_reason = TextField(null=True)
+    rejection_grounds = CharField(max_length=20, null=True)
+    rejection_exemption = TextField(null=True)
     awaiting_requester = BooleanField(default=False)
+    awaiting_since = DateTimeField(null=True)
+    awaiting_reason = TextField(null=True)
+    resume_state = CharField(max_length=30, null=True)
+    verified_at = DateTimeField(null=True)
+    verified_by = ForeignKeyField(Operator, null=True, backref="verified_requests")
+    verification_method = TextField(null=True)
     package_sha256 = CharField(max_length=64, null=True)
+    package_built_at = DateTimeField(null=True)
+    package_size = BigIntegerField(null=True)
+    erased_at = DateTimeField(null=True)
     created_by = ForeignKeyField(Operator, backref="created_requests")
     created_at = DateTimeField(default=utcnow)
     closed_at = DateTimeField(null=True)
@@ -291,7 +345,13 @@ class RightsRequest(BaseModel):
 
 
 class RequestEvent(BaseModel):
-    """One step on a request's timeline, with operator and time."""
+    """One step on a request's timeline, with operator and time.
+
+    ``kind`` names the step (``created``, ``state``, ``verified``, ``extended``,
+    ``package``, ``erased``, ``step_failed``, …); ``detail`` is the sentence the
+    timeline shows. Details hold no identifiers of the subject beyond what the
+    request itself holds, and erasure scrubs them with the request.
+    """
 
     id = AutoField()
     request = ForeignKeyField(RightsRequest, backref="timeline", on_delete="CASCADE")
@@ -299,6 +359,24 @@ class RequestEvent(BaseModel):
     at = DateTimeField(default=utcnow)
     kind = CharField(max_length=40)
     detail = TextField(null=True)
+
+
+class PackageExclusion(BaseModel):
+    """An item the reviewer kept out of an access package (GDPR Art. 15(4): others' rights and freedoms).
+
+    ``item`` is ``kind:id`` (``recording:12``, ``audio:12``, ``annotation:7``,
+    ``crash_event:3``, ``change:5``); the package lists every exclusion with its reason.
+    """
+
+    id = AutoField()
+    request = ForeignKeyField(RightsRequest, backref="exclusions", on_delete="CASCADE")
+    item = CharField(max_length=80)
+    reason = TextField()
+    operator = ForeignKeyField(Operator, backref="package_exclusions")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("request", "item"), True),)
 
 
 class LegalHold(BaseModel):
@@ -313,6 +391,9 @@ class LegalHold(BaseModel):
     created_at = DateTimeField(default=utcnow)
     released_at = DateTimeField(null=True)
     release_reason = TextField(null=True)
+    #: Set when an erasure kept this held item: the erased subject's pseudonymous reference
+    #: (``RightsRequest.subject_ref``), so releasing the hold shows the item is due for deletion.
+    subject_ref = CharField(max_length=64, null=True)
 
 
 class RetentionPolicy(BaseModel):
@@ -331,7 +412,13 @@ class PendingFileOperation(BaseModel):
 
     Rows and files change together: files move first, the rows change in one
     transaction with these rows, files are deleted after commit. At start-up a
-    row still here means the work was interrupted and is finished or undone.
+    row still here means the work was interrupted and is finished or undone
+    (``core.pending``): ``state`` is ``moving`` until the transaction that
+    changes the rows marks the batch ``committed``. ``kind`` is ``store`` (a
+    store file, moved to ``pending_path``) or ``cache`` (a cache entry,
+    ``original_path`` holds the SHA-256 whose waveform files are deleted after
+    commit). ``host``/``pid`` name the process doing the work, so start-up on
+    another workstation never undoes work that is still running.
     """
 
     id = AutoField()
@@ -339,6 +426,11 @@ class PendingFileOperation(BaseModel):
     original_path = CharField(max_length=500)
     pending_path = CharField(max_length=500)
     created_at = DateTimeField(default=utcnow)
+    kind = CharField(max_length=10, null=True)
+    state = CharField(max_length=12, null=True)
+    recording = IntegerField(null=True)
+    host = CharField(max_length=255, null=True)
+    pid = IntegerField(null=True)
 
 
 class AuditEvent(BaseModel):
@@ -390,6 +482,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     CrashGroupFacet,
     RightsRequest,
     RequestEvent,
+    PackageExclusion,
     LegalHold,
     RetentionPolicy,
     PendingFileOperation,

@@ -224,3 +224,16 @@ def test_concurrent_audit_appends_keep_one_chain(instance: Instance) -> None:
     report = audit.verify_chain()
     assert report.ok, report.summary()
     assert subjects is not None
+
+
+def test_sqlite_overwrites_deleted_rows(sqlite_instance: Instance) -> None:
+    """Erasure must not leave a subject's name in the file's free pages (PRAGMA secure_delete)."""
+    assert database.execute_sql("PRAGMA secure_delete").fetchone()[0] == 1
+    marker = "Zdenka Unforgettable-Marker"
+    Subject.create(user_id="U-SECURE", name=marker, name_key="x", search_key="x")
+    Subject.delete().where(Subject.user_id == "U-SECURE").execute()
+    database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = Path(sqlite_instance.url[len("sqlite:///"):])
+    blob = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                                if path.with_name(path.name + "-wal").exists() else b"")
+    assert marker.encode() not in blob
