@@ -432,6 +432,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- self-test
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from rcrm_desktop import selftest
+
+    if args.startup_probe:
+        return selftest.startup_probe(args.database)
+    return selftest.run_self_test(args.only.split(",") if args.only else None, as_json=args.json)
+
+
 # ---------------------------------------------------------------- GUI
 
 
@@ -571,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", metavar="SUITES", help="comma-separated suites to run")
     p.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     p.add_argument("--json-file", "--out", dest="json_file", metavar="FILE", help="also write the figures as JSON")
+
+    p = add("self-test", cmd_self_test, "check that this installation works (Qt, database, audio); no display needed")
+    p.add_argument("--only", metavar="CHECKS", help="comma-separated checks to run")
+    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 

@@ -27,6 +27,8 @@ INSTANCE_OPTIONS: dict[str, InstanceOption] = {
     for opt in (
         InstanceOption("idle_lock_minutes", "10", "Lock a workstation session after this many idle minutes"),
         InstanceOption("recordings_root", "", "Folder of the recordings store (empty: beside the embedded database)"),
+        InstanceOption("recordings_max_file_mb", "1024",
+                       "Largest audio file an import accepts, in MiB (bigger files are refused with the reason)"),
         InstanceOption("child_consent_age", "16", "Age of digital consent, GDPR Art. 8 (member states: 13–16)"),
         InstanceOption("public_holidays", "",
                        "Days off for rights-request deadlines (Reg. 1182/71): country codes (SK, CZ), dates "

@@ -239,15 +239,16 @@ class CrashEvent(BaseModel):
     ``group`` is the group the event counts in (the merge target when its own
     group was merged); ``original_group`` is the group of its fingerprint, so an
     unmerge knows which events go back. ``subject`` links the event to the user
-    account it came from: the event is that subject's data (erased and exported
-    with it).
+    account it came from: the event is that subject's data, exported with it and
+    deleted with it (``CASCADE``; ``core.crashes.erase_subject_crash_events``
+    also corrects the group counters).
     """
 
     id = AutoField()
     event_id = CharField(max_length=32, unique=True)
     group = ForeignKeyField(CrashGroup, backref="events", on_delete="CASCADE", index=False)
     original_group = ForeignKeyField(CrashGroup, null=True, on_delete="SET NULL")
-    subject = ForeignKeyField(Subject, backref="crash_events", null=True, on_delete="SET NULL")
+    subject = ForeignKeyField(Subject, backref="crash_events", null=True, on_delete="CASCADE")
     occurred_at = DateTimeField(index=True)
     received_at = DateTimeField(default=utcnow)
     platform = CharField(max_length=40)

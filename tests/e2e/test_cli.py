@@ -18,7 +18,8 @@ ADMIN_PW = "admin password 1"
 OFFICER_PW = "officer password 1"
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, env: dict[str, str] | None = None,
+        check: bool = False) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RCRM_")}
     full_env.update({"RCRM_HOME": str(home), "RCRM_FAST_HASHES": "1", "QT_QPA_PLATFORM": "offscreen"})
     full_env.update(env or {})

@@ -131,7 +131,7 @@ class CrashChart(QWidget):
             if i != self._hover:
                 color.setAlpha(200)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(color if i == self._hover else color)
+            painter.setBrush(color)
             radius = min(3.0, rect.width() / 3)
             painter.drawRoundedRect(rect, radius, radius)
         if 0 <= self._hover < len(self._data):
@@ -154,8 +154,8 @@ class CrashChart(QWidget):
         for i in indices:
             day = self._data[i][0]
             center = plot.left() + (i + 0.5) * slot
-            text_label = self.tr("today") if day == dt.date.today() and i == len(self._data) - 1 \
-                else f"{day:%b} {day.day}"
+            today = dt.datetime.now(dt.UTC).date()
+            text_label = self.tr("today") if day == today else f"{day:%b} {day.day}"
             width = metrics.horizontalAdvance(text_label) + 4
             left = min(max(center - width / 2, plot.left() - 4), plot.right() - width + 4)
             painter.drawText(QRectF(left, y, width, metrics.height()), Qt.AlignmentFlag.AlignCenter, text_label)

@@ -471,8 +471,8 @@ class EventViewer(QWidget):
         ctx_icons = {"os": "monitor", "device": "cellphone", "app": "application-outline", "runtime": "language-python",
                      "browser": "web", "trace": "transit-connection-variant"}
         for name, value in contexts.items():
-            sections.append((self.tr("Context: %1").replace("%1", str(name)), ctx_icons.get(str(name), "information-outline"),
-                             value))
+            icon = ctx_icons.get(str(name), "information-outline")
+            sections.append((self.tr("Context: %1").replace("%1", str(name)), icon, value))
         for key, label, icon in (("request", self.tr("Request"), "swap-horizontal"),
                                  ("extra", self.tr("Extra data"), "text-box-plus-outline"),
                                  ("user", self.tr("User (scrubbed)"), "account-outline"),
