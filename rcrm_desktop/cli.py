@@ -578,6 +578,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("info", cmd_info, "show where the program keeps its files")
 
+    from rcrm_desktop import cli_crashes
+
+    cli_crashes.add_commands(sub, add)
+
     p = add("bench", cmd_bench, "measure the speed targets next to their limits")
     p.add_argument("--only", metavar="SUITES", help="comma-separated suites to run")
     p.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")

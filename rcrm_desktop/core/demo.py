@@ -29,9 +29,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
-import json
 import random
-import re
 import secrets
 import sqlite3
 import tempfile
@@ -612,237 +610,6 @@ def _weighted_tags(rng: random.Random, k: int) -> list[str]:
 # ================================================================ crash reports
 
 
-@dataclass(frozen=True)
-class _Frame:
-    module: str
-    function: str
-    filename: str
-    lineno: int
-    in_app: bool
-    context: str = ""
-
-
-@dataclass(frozen=True)
-class _CrashTemplate:
-    key: str
-    platform: str
-    release: str
-    exceptions: tuple[tuple[str, str, str, tuple[_Frame, ...]], ...]  # (type, value, module, frames) oldest first
-    level: str
-    state: str
-    base_events: int
-    with_users: bool
-    os_name: str
-    runtime: tuple[str, str]
-    message: str | None = None
-    resolved_in: str | None = None
-    regressed: bool = False
-
-
-def _py(module: str, function: str, lineno: int, in_app: bool = True, context: str = "") -> _Frame:
-    return _Frame(module, function, module.replace(".", "/") + ".py", lineno, in_app, context)
-
-
-def _js(module: str, function: str, lineno: int, in_app: bool = True, context: str = "") -> _Frame:
-    return _Frame(module, function, f"webpack:///./{module}", lineno, in_app, context)
-
-
-def _java(module: str, function: str, lineno: int, in_app: bool = True) -> _Frame:
-    return _Frame(module, function, module.rsplit(".", 1)[-1] + ".java", lineno, in_app)
-
-
-CRASH_TEMPLATES: tuple[_CrashTemplate, ...] = (
-    _CrashTemplate(
-        "invoice-keyerror", "python", "rcrm-server@4.2.1",
-        (("KeyError", "'subscription_id'", "builtins", (
-            _py("django.core.handlers.base", "_get_response", 197, False),
-            _py("rcrm.billing.api", "create_invoice", 88),
-            _py("rcrm.billing.invoices", "build_invoice", 142, context="sub = plan['subscription_id']"),
-        )),),
-        "error", "unresolved", 60, True, "Linux", ("CPython", "3.11.9")),
-    _CrashTemplate(
-        "db-timeout", "python", "rcrm-server@4.2.1",
-        (("psycopg2.OperationalError", "could not connect to server: Connection timed out", "psycopg2", (
-            _py("rcrm.jobs.retention", "run_nightly", 54),
-            _py("rcrm.db.pool", "get_connection", 31, context="conn = psycopg2.connect(**self.params)"),
-            _py("psycopg2", "connect", 122, False),
-        )),),
-        "error", "unresolved", 25, False, "Linux", ("CPython", "3.11.9"),
-        resolved_in="rcrm-server@4.1.3", regressed=True),
-    _CrashTemplate(
-        "offer-undefined", "javascript", "rcrm-web@2.14.0",
-        (("TypeError", "Cannot read properties of undefined (reading 'planId')", "", (
-            _js("node_modules/react-dom/cjs/react-dom.production.min.js", "invokeGuardedCallback", 3990, False),
-            _js("src/components/RetentionOfferDialog.tsx", "onAccept", 77),
-            _js("src/services/offers.ts", "applyOffer", 23, context="const id = offer.plan.planId;"),
-        )),),
-        "error", "unresolved", 40, True, "Windows", ("Chrome", "131.0.6778")),
-    _CrashTemplate(
-        "chunk-load", "javascript", "rcrm-web@2.13.2",
-        (("ChunkLoadError", "Loading chunk 412 failed.", "", (
-            _js("webpack/runtime/load script", "onScriptComplete", 44, False),
-            _js("src/routes/CallsPage.tsx", "loadWaveform", 19),
-        )),),
-        "warning", "ignored", 15, True, "macOS", ("Safari", "18.1")),
-    _CrashTemplate(
-        "android-npe", "java", "rcrm-android@3.8.2",
-        (("java.lang.NullPointerException",
-          "Attempt to invoke virtual method 'java.lang.String com.rcrm.app.model.Customer.getPhone()' "
-          "on a null object reference", "java.lang", (
-              _java("android.app.Activity", "performCreate", 8305, False),
-              _java("com.rcrm.app.ui.CallDetailActivity", "onCreate", 64),
-              _java("com.rcrm.app.ui.CallDetailActivity", "bindCustomer", 112),
-          )),),
-        "fatal", "resolved", 30, True, "Android", ("Android Runtime", "14"), resolved_in="rcrm-android@3.8.3"),
-    _CrashTemplate(
-        "gateway-timeout", "python", "rcrm-server@4.2.1",
-        (("socket.timeout", "timed out", "socket", (
-            _py("ssl", "recv_into", 1263, False),
-        )),
-         ("rcrm.payments.GatewayTimeout", "Payment gateway did not answer within 30 s", "rcrm.payments", (
-             _py("rcrm.retention.offers", "charge_first_month", 203),
-             _py("rcrm.payments.gateway", "authorize", 71, context="raise GatewayTimeout(...) from exc"),
-         ))),
-        "error", "unresolved", 12, True, "Linux", ("CPython", "3.11.9")),
-    _CrashTemplate(
-        "upload-413", "java", "rcrm-android@3.8.2",
-        (("java.lang.IllegalStateException", "Recording upload failed: HTTP 413", "java.lang", (
-            _java("okhttp3.internal.connection.RealCall", "execute", 154, False),
-            _java("com.rcrm.app.sync.RecordingUploader", "upload", 88),
-        )),),
-        "error", "ignored", 8, False, "Android", ("Android Runtime", "13")),
-    _CrashTemplate(
-        "retention-skipped", "python", "rcrm-server@4.2.0",
-        (), "warning", "resolved", 6, False, "Linux", ("CPython", "3.11.9"),
-        message="Retention job skipped 12 recordings under legal hold", resolved_in="rcrm-server@4.2.1"),
-)
-
-
-def _masked(message: str) -> str:
-    return re.sub(r"\d+", "<int>", message)
-
-
-def _grouping(template: _CrashTemplate) -> tuple[str, dict[str, Any]]:
-    """Fingerprint (SHA-256 of a readable key) and why each part counted (Sentry's grouping, DOMAIN.md)."""
-    components: list[dict[str, Any]] = []
-    key_parts: list[str] = []
-    if not template.exceptions:
-        masked = _masked(template.message or "")
-        key_parts.append(f"message:{masked}")
-        components.append({"part": "message", "value": masked, "contributes": True,
-                           "why": "no stack trace: the message counts, with its numbers masked"})
-        method = "message"
-    else:
-        method = "stacktrace"
-        for exc_type, _value, _module, frames in template.exceptions:
-            any_in_app = any(f.in_app for f in frames)
-            for frame in frames:
-                contributes = frame.in_app or not any_in_app
-                components.append({
-                    "part": "frame", "module": frame.module, "function": frame.function,
-                    "contributes": contributes,
-                    "why": ("in-app frame: module and function (line numbers ignored)" if frame.in_app
-                            else "not in-app, and the trace has in-app frames" if not contributes
-                            else "no in-app frames: every frame counts"),
-                })
-                if contributes:
-                    key_parts.append(f"{frame.module}:{frame.function}")
-            components.append({"part": "exception_type", "value": exc_type, "contributes": True,
-                               "why": "the exception's type"})
-            key_parts.append(f"type:{exc_type}")
-    key = f"{template.platform}|" + "|".join(key_parts)
-    return hashlib.sha256(key.encode("utf-8")).hexdigest(), {"method": method, "key": key,
-                                                              "components": components}
-
-
-def _previous_release(release: str) -> str:
-    """``app@4.1.3`` → ``app@4.1.2`` (the release before a fix)."""
-    name, _, version = release.partition("@")
-    parts = version.split(".")
-    if parts and parts[-1].isdigit() and int(parts[-1]) > 0:
-        parts[-1] = str(int(parts[-1]) - 1)
-    return f"{name}@{'.'.join(parts)}"
-
-
-def _rfc3339(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _event_payload(template: _CrashTemplate, event_id: str, occurred: dt.datetime, user_id: str | None,
-                   environment: str, release: str, rng: random.Random) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "event_id": event_id,
-        "timestamp": _rfc3339(occurred),
-        "platform": template.platform,
-        "level": template.level,
-        "logger": "rcrm" if template.platform == "python" else None,
-        "release": release,
-        "environment": environment,
-        "server_name": "[Filtered]" if template.platform == "python" else None,
-        "tags": {"component": template.key.split("-")[0], "region": rng.choice(["sk-ba", "cz-pr"])},
-        "contexts": {
-            "os": {"name": template.os_name},
-            "runtime": {"name": template.runtime[0], "version": template.runtime[1]},
-            "app": {"app_version": release.split("@", 1)[1]},
-        },
-        "breadcrumbs": {"values": _breadcrumbs(template, occurred, rng)},
-        "extra": {"attempt": rng.randint(1, 3), "customer_password": "[Filtered]"},
-        "sdk": {"name": f"sentry.{template.platform}", "version": "2.19.0"},
-    }
-    payload = {k: v for k, v in payload.items() if v is not None}
-    if template.platform == "java":
-        payload["contexts"]["device"] = {"model": rng.choice(["SM-A546B", "Pixel 7", "moto g54"]),
-                                         "family": "Android"}
-    if template.platform == "javascript":
-        payload["request"] = {"url": "https://crm.example.com/customers/[id]/offers",
-                              "headers": {"User-Agent": "Mozilla/5.0", "Cookie": "[Filtered]"}}
-    if user_id is not None:
-        payload["user"] = {"id": user_id, "ip_address": "[Filtered]", "email": "[Filtered]"}
-    if template.exceptions:
-        payload["exception"] = {"values": [
-            {"type": exc_type, "value": value, **({"module": module} if module else {}),
-             "mechanism": {"type": "generic" if i else "excepthook", "handled": template.level == "warning"},
-             "stacktrace": {"frames": [_frame_json(f, template.platform) for f in frames]}}
-            for i, (exc_type, value, module, frames) in enumerate(template.exceptions)
-        ]}
-    else:
-        payload["message"] = {"formatted": template.message}
-    return payload
-
-
-def _frame_json(frame: _Frame, platform: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"function": frame.function, "module": frame.module, "filename": frame.filename,
-                            "lineno": frame.lineno, "in_app": frame.in_app}
-    if platform == "python":
-        data["abs_path"] = "/srv/rcrm/" + frame.filename
-        if frame.context:
-            data["context_line"] = "    " + frame.context
-            data["vars"] = {"self": "<object>", "customer_email": "[Filtered]", "token": "[Filtered]"}
-    elif platform == "javascript":
-        data["colno"] = 17
-        if frame.context:
-            data["context_line"] = frame.context
-    return data
-
-
-def _breadcrumbs(template: _CrashTemplate, occurred: dt.datetime, rng: random.Random) -> list[dict[str, Any]]:
-    crumbs = {
-        "python": [("http", "POST /api/v2/invoices", "info"), ("query", "SELECT … FROM billing_plan", "info"),
-                   ("log", "Sending receipt to [Filtered]", "info")],
-        "javascript": [("navigation", "/customers → /customers/[id]", "info"),
-                       ("ui.click", "button#accept-offer", "info"), ("xhr", "GET /api/v2/offers [200]", "info")],
-        "java": [("activity", "CallListActivity → CallDetailActivity", "info"),
-                 ("network", "GET /api/v2/calls [200]", "info"), ("ui", "tap play", "info")],
-    }[template.platform]
-    values = []
-    gaps = [rng.uniform(0.3, 8) for _ in crumbs]
-    for i, (category, message, level) in enumerate(crumbs):
-        at = occurred - dt.timedelta(seconds=sum(gaps[i:]))  # oldest first, each before the event
-        values.append({"timestamp": _rfc3339(at), "category": category, "message": message, "level": level,
-                       "data": {}})
-    return values
-
-
 @dataclass
 class _CrashOut:
     groups: int = 0
@@ -850,66 +617,64 @@ class _CrashOut:
 
 
 def _crash_data(rng: random.Random, scale: float, subjects: list[tuple[int, str]], now: dt.datetime,
-                tick: _Tick) -> _CrashOut:
+                tick: _Tick, support: int) -> _CrashOut:
+    """Crash reports through the real import pipeline (scrubbing, grouping, counters, daily counts).
+
+    Two imports: everything older than 20 days first; then one group is
+    resolved in its current release, one is ignored and one resolved in the
+    newest release; then the recent events arrive, so a resolved group that
+    gets an event from a later release regresses exactly as it would in use.
+    """
+    from rcrm_desktop.core import crashes
+    from rcrm_desktop.core.crash_samples import sample_events
+    from rcrm_desktop.core.operators import actor_of
+
+    actor = actor_of(Operator.get_by_id(support))
+    user_ids = [user_id for _, user_id in subjects]
+    events = sample_events(max(60, round(200 * scale)), seed=rng.randrange(1 << 30), user_ids=user_ids, now=now)
+    cutoff = now - dt.timedelta(days=20)
+
+    def when(event: dict[str, Any]) -> dt.datetime:
+        return crashes.parse_timestamp(event["timestamp"], now)
+
+    early = [e for e in events if when(e) < cutoff]
+    late = [e for e in events if when(e) >= cutoff]
+    tick("Crash reports", 0, 2)
+    first = crashes.import_events(actor, early, now=now)
+    groups = list(CrashGroup.select().order_by(CrashGroup.event_count.desc()))
+    regressing = _group_that_regresses(groups, late)
+    others = [g for g in groups if regressing is None or g.id != regressing[0].id]
+    if regressing is not None:
+        crashes.resolve_group(actor, regressing[0].id, release=regressing[1])
+    if len(others) >= 2:
+        crashes.ignore_group(actor, others[-1].id)
+        crashes.resolve_group(actor, others[1].id)
+    tick("Crash reports", 1, 2)
+    second = crashes.import_events(actor, late, now=now)
+    tick("Crash reports", 2, 2)
     out = _CrashOut()
-    total = len(CRASH_TEMPLATES)
-    for t_index, template in enumerate(CRASH_TEMPLATES):
-        count = max(2, round(template.base_events * scale))
-        fingerprint, explanation = _grouping(template)
-        span_days = rng.uniform(20, 120)
-        first_seen = now - dt.timedelta(days=span_days)
-        times: list[dt.datetime] = []
-        resolved_at: dt.datetime | None = None
-        if template.regressed:
-            resolved_at = first_seen + dt.timedelta(days=span_days * 0.5)
-            early = count * 2 // 3
-            times = [_between(rng, first_seen, resolved_at - dt.timedelta(days=2)) for _ in range(early)]
-            times += [_between(rng, now - dt.timedelta(days=4), now - dt.timedelta(minutes=5))
-                      for _ in range(count - early)]
-        elif template.state == "resolved":
-            times = [_between(rng, first_seen, now - dt.timedelta(days=span_days * 0.3)) for _ in range(count)]
-        else:
-            times = [_between(rng, first_seen, now - dt.timedelta(minutes=10)) for _ in range(count)]
-        times.sort()
-        title = (f"{template.exceptions[-1][0]}: {template.exceptions[-1][1]}" if template.exceptions
-                 else template.message or "")[:500]
-        last_frame = template.exceptions[-1][3][-1] if template.exceptions else None
-        group = CrashGroup.create(
-            fingerprint=fingerprint, explanation=json.dumps(explanation, ensure_ascii=False), title=title,
-            culprit=f"{last_frame.module} in {last_frame.function}" if last_frame else None,
-            level=template.level, state=template.state, resolved_in_release=template.resolved_in,
-            regressed=template.regressed, event_count=len(times), subject_count=0,
-            first_seen=times[0], last_seen=times[-1])
-        rows: list[dict[str, Any]] = []
-        linked: set[int] = set()
-        for occurred in times:
-            subject_id: int | None = None
-            user_id: str | None = None
-            if template.with_users and subjects and rng.random() < 0.65:
-                subject_id, user_id = rng.choice(subjects)
-                linked.add(subject_id)
-            event_id = f"{rng.getrandbits(128):032x}"
-            environment = "production" if rng.random() < 0.9 else "staging"
-            release = template.release
-            if resolved_at is not None and occurred < resolved_at:
-                release = _previous_release(template.resolved_in or release)  # before the fix that later regressed
-            payload = _event_payload(template, event_id, occurred, user_id, environment, release, rng)
-            rows.append({
-                "event_id": event_id, "group": group.id, "original_group": None, "subject": subject_id,
-                "occurred_at": occurred, "received_at": occurred + dt.timedelta(seconds=rng.uniform(0.2, 90)),
-                "platform": template.platform, "level": template.level, "release": release,
-                "environment": environment, "os_name": template.os_name,
-                "exception_type": template.exceptions[-1][0] if template.exceptions else None,
-                "message": template.exceptions[-1][1] if template.exceptions else template.message,
-                "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-            })
-        _insert(CrashEvent, rows)
-        if linked:
-            CrashGroup.update(subject_count=len(linked)).where(CrashGroup.id == group.id).execute()
-        out.groups += 1
-        out.events += len(rows)
-        tick("Crash reports", t_index + 1, total)
+    out.groups = CrashGroup.select().count()
+    out.events = first.imported + second.imported
     return out
+
+
+def _group_that_regresses(groups: list[CrashGroup], late: list[dict[str, Any]]) -> tuple[CrashGroup, str] | None:
+    """A group with early events in some release and late events in a later one, and that earlier release."""
+    from rcrm_desktop.core import crashes
+    from rcrm_desktop.core.grouping import crash_fingerprint
+
+    late_releases: dict[str, set[str]] = {}
+    for event in late:
+        release = event.get("release")
+        if isinstance(release, str):
+            late_releases.setdefault(crash_fingerprint(event).fingerprint, set()).add(release)
+    for group in groups[1:] + groups[:1]:
+        early = {e.release for e in CrashEvent.select(CrashEvent.release).where(CrashEvent.group == group.id)
+                 if e.release}
+        for resolved_in in sorted(early, key=lambda r: crashes.release_key(r) or ("", (), 0)):
+            if any(crashes.release_is_later(r, resolved_in) for r in late_releases.get(group.fingerprint, ())):
+                return group, resolved_in
+    return None
 
 
 # ================================================================ rights requests
@@ -1189,7 +954,7 @@ def _fill_rows(rng: random.Random, summary: DemoSummary, subject_rows: list[dict
     recording_ids = _recording_rows(rng, summary, made, subject_list, compliance, support, now, tick)
 
     scale = min(5.0, max(0.15, len(subject_rows) / 300))
-    crash = _crash_data(rng, scale, subject_list, now, tick)
+    crash = _crash_data(rng, scale, subject_list, now, tick, support)
     summary.crash_groups, summary.crash_events = crash.groups, crash.events
 
     extra_requests = min(2000, len(subject_rows) // 30)

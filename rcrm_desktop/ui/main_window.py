@@ -52,20 +52,15 @@ from rcrm_desktop.ui.idle import IdleWatcher
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.views.audit import AuditView
 from rcrm_desktop.ui.views.base import AreaView, app_settings
+from rcrm_desktop.ui.views.crashes import CrashesView
 from rcrm_desktop.ui.views.dashboard import DashboardView
 from rcrm_desktop.ui.views.operators import OperatorsView
-
-try:
-    from rcrm_desktop.ui.views.users import UsersView
-except ModuleNotFoundError as exc:  # written concurrently by another engineer; the shell works without it
-    if exc.name != "rcrm_desktop.ui.views.users":
-        raise
-    UsersView = None  # type: ignore[assignment, misc]
+from rcrm_desktop.ui.views.users import UsersView
 
 log = logging.getLogger(__name__)
 
-#: The areas in rail order; ``None`` entries (not yet written) are skipped.
-AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, OperatorsView, AuditView]
+#: The areas in rail order (Ctrl+1 … Ctrl+9); each is listed only for operators holding its permission.
+AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, CrashesView, OperatorsView, AuditView]
 
 DEFAULT_SIZE = QSize(1280, 800)
 

@@ -753,13 +753,16 @@ class UsersView(AreaView):
             return report, task.cancelled
 
         def on_progress(done: int, total: int, _text: str) -> None:
-            if self.import_progress is None:
+            # setValue() on a modal progress dialog runs the event loop, so the import may finish (and
+            # the dialog be closed) inside it: work on a local reference and set the value last.
+            dialog = self.import_progress
+            if dialog is None:
                 return
-            self.import_progress.setMaximum(max(total, done, 1))
-            self.import_progress.setValue(done)
-            self.import_progress.setLabelText(
+            dialog.setMaximum(max(total, done, 1))
+            dialog.setLabelText(
                 self.tr("Importing user accounts from %1: row %2 of %3")
                 .replace("%1", path.name).replace("%2", fmt.count(done)).replace("%3", fmt.count(max(total, done))))
+            dialog.setValue(done)
 
         task = run_task(work, on_done=lambda result: self._import_finished(path, result),
                         on_error=lambda exc: self._import_failed(path, exc), progress=on_progress)
