@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 #: Suites in the order they run: name → module under ``rcrm_desktop.benchmarks``.
-SUITES: dict[str, str] = {}
+SUITES: dict[str, str] = {
+    "startup": "startup",
+    "requests": "requests",
+    "audio": "audio",
+    "crashes": "crashes",
+}
 
 
 @dataclass

@@ -51,16 +51,23 @@ class KeysetTableModel(QAbstractTableModel, Generic[Row]):
         self._exhausted = True
         self.sort_key: str | None = None
         self.descending = False
+        self._installing = False
 
     # -- loading
 
     def set_fetch(self, fetch: FetchFn | None) -> None:
         """Replace the data source and load its first page."""
-        self.beginResetModel()
-        self._rows = []
-        self._fetch = fetch
-        self._exhausted = fetch is None
-        self.endResetModel()
+        # Slots of modelReset (a view, Qt's model tester) may ask for more rows at once; inside the
+        # reset that would insert rows while the reset is still being announced, so refuse until done.
+        self._installing = True
+        try:
+            self.beginResetModel()
+            self._rows = []
+            self._fetch = fetch
+            self._exhausted = fetch is None
+            self.endResetModel()
+        finally:
+            self._installing = False
         if fetch is not None:
             self._load_page()
 
@@ -84,10 +91,10 @@ class KeysetTableModel(QAbstractTableModel, Generic[Row]):
         self.page_loaded.emit(len(self._rows))
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and not self._exhausted
+        return not parent.isValid() and not self._exhausted and not self._installing
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if not parent.isValid():
+        if not parent.isValid() and not self._installing:
             self._load_page()
 
     def fetch_all_loaded(self) -> bool:

@@ -62,6 +62,10 @@ class AreaView(QWidget):
     def focus_search(self) -> None:
         """Put the cursor in the area's search field (Ctrl+F)."""
 
+    def menu_actions(self) -> list[QAction]:
+        """Actions for a menu of the area's own, shown in the menu bar while the area is current."""
+        return []
+
     def file_actions(self) -> list[QAction]:
         """Actions the main window lists in its File menu (imports, exports) for this area."""
         return []

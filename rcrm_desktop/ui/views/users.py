@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -91,6 +91,8 @@ class UsersView(AreaView):
 
     icon_name = "account-multiple"
     permission = Permission.SUBJECTS_VIEW
+    #: Show this subject's recordings (subject id): the main window opens the Recordings area.
+    open_recordings_requested = Signal(int)
 
     @classmethod
     def title(cls) -> str:
@@ -334,6 +336,7 @@ class UsersView(AreaView):
         self.table.installEventFilter(self)
         self.detail.subject_loaded.connect(self._detail_loaded)
         self.detail.subject_changed.connect(self._row_changed)
+        self.detail.recordings_requested.connect(self.open_recordings_requested)
 
     # ------------------------------------------------------------ area API
 

@@ -21,7 +21,7 @@ import datetime as dt
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QTextDocument
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QMouseEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -78,10 +78,17 @@ class StateChip(QLabel):
 
 
 class StatTile(QFrame):
-    """A number with what it counts ("12 / Recordings"), optionally marked with a state colour."""
+    """A number with what it counts ("12 / Recordings"), optionally marked with a state colour.
+
+    A tile with a link (``set_link``) opens the area that lists what it counts.
+    """
+
+    clicked = Signal()
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._link_tip = ""
+        self._linked = False
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
@@ -100,7 +107,24 @@ class StatTile(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.note)
 
+    def set_link(self, tooltip: str) -> None:
+        """Make the tile a link (pointing-hand cursor, tooltip) that emits ``clicked``."""
+        self._link_tip = tooltip
+        self._set_linked(True)
+
+    def _set_linked(self, on: bool) -> None:
+        self._linked = on and bool(self._link_tip)
+        self.setCursor(Qt.CursorShape.PointingHandCursor if self._linked else Qt.CursorShape.ArrowCursor)
+        self.setToolTip(self._link_tip if self._linked else "")
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._linked and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+            return
+        super().mouseReleaseEvent(event)
+
     def set_value(self, value: int, note: str = "", color: QColor | None = None) -> None:
+        self._set_linked(value > 0)
         self.number.setText(fmt.count(value))
         self.note.setText(note)
         self.note.setVisible(bool(note))
@@ -192,6 +216,8 @@ class SubjectDetailPane(QFrame):
     subject_loaded = Signal(object)
     #: A correction was stored (``SubjectRow``).
     subject_changed = Signal(object)
+    #: The operator clicked the recordings tile: show this subject's recordings (subject id).
+    recordings_requested = Signal(int)
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,6 +231,8 @@ class SubjectDetailPane(QFrame):
             "email": self.tr("E-mail"),
             "phone": self.tr("Phone"),
             "birth_date": self.tr("Date of birth"),
+            "restricted": self.tr("Restriction of processing (Art. 18)"),
+            "objected": self.tr("Objection to processing (Art. 21)"),
         }
 
         outer = QVBoxLayout(self)
@@ -229,6 +257,10 @@ class SubjectDetailPane(QFrame):
 
     # -- building
 
+
+    def _recordings_clicked(self) -> None:
+        if self.current_id is not None:
+            self.recordings_requested.emit(self.current_id)
     def _build_message_page(self, icon_name: str) -> tuple[QWidget, QLabel, QLabel, QPushButton]:
         page = QWidget(self)
         layout = QVBoxLayout(page)
@@ -334,6 +366,9 @@ class SubjectDetailPane(QFrame):
         self.holds_tile = StatTile(self.tr("Active legal holds"), self.page)
         for i, tile in enumerate((self.recordings_tile, self.crashes_tile, self.requests_tile, self.holds_tile)):
             tiles.addWidget(tile, i // 2, i % 2)
+        if self.session.actor.can(Permission.RECORDINGS_VIEW):
+            self.recordings_tile.set_link(self.tr("Show this user's recordings"))
+            self.recordings_tile.clicked.connect(self._recordings_clicked)
         layout.addLayout(tiles)
 
         self.history_title = _section(self.tr("Change history"), self.page)
