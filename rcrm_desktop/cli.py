@@ -578,8 +578,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("info", cmd_info, "show where the program keeps its files")
 
-    from rcrm_desktop import cli_crashes
+    from rcrm_desktop import cli_crashes, cli_recordings, cli_requests
 
+    cli_requests.add_commands(sub, add)
+    cli_recordings.add_commands(sub, add)
     cli_crashes.add_commands(sub, add)
 
     p = add("bench", cmd_bench, "measure the speed targets next to their limits")

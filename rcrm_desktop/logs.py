@@ -26,6 +26,8 @@ def setup_logging(verbose: bool = False) -> Path | None:
     global _configured
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # peewee logs every SQL statement with its parameters at DEBUG: names and e-mails would reach the file.
+    logging.getLogger("peewee").setLevel(logging.INFO)
     if _configured:
         return log_file()
     _configured = True

@@ -9,6 +9,7 @@ crash left behind.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import peewee
@@ -30,7 +31,9 @@ from rcrm_desktop.db.models import (
     database,
     utcnow,
 )
-from rcrm_desktop.errors import ValidationError
+from rcrm_desktop.errors import RcrmError, ValidationError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,23 @@ def open_instance(url: str | None = None, *, create: bool = True, migrate: bool 
         migrations.refuse_newer(version)
     if migrate and (version is None or version < migrations.CURRENT_VERSION):
         migrated_from = migrations.migrate()
+    if migrate:
+        _recover_file_work()
     return OpenedInstance(resolved, info.redacted, info.engine, migrated_from)
+
+
+def _recover_file_work() -> None:
+    """Finish or undo file work that a killed erasure, purge or redaction left behind (privacy rules)."""
+    from rcrm_desktop.core import pending, store
+
+    try:
+        recordings_store = store.open_store()
+    except RcrmError as exc:
+        log.warning("Recordings store not available at start-up; pending file work not checked (%s)",
+                    type(exc).__name__)
+        return
+    report = pending.recover_pending(recordings_store)
+    log.info("Start-up recovery: %s", report)
 
 
 def get_setting(key: str) -> str:
@@ -90,6 +109,10 @@ def set_setting(actor: Actor, key: str, value: str) -> None:
             raise ValidationError("The idle lock must be between 1 and 480 minutes.")
         if key == "child_consent_age" and not 13 <= number <= 16:
             raise ValidationError("GDPR Art. 8 allows a consent age between 13 and 16.")
+    if key == "public_holidays":
+        from rcrm_desktop.core.deadlines import HolidayCalendar
+
+        HolidayCalendar.parse(value)  # raises ValidationError naming the entry it cannot read
     with database_errors(), database.atomic():
         _write_setting(key, value, actor.operator_id)
         audit.record(actor, "settings.change", "setting", key)

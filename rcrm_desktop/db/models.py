@@ -398,7 +398,15 @@ class LegalHold(BaseModel):
 
 
 class RetentionPolicy(BaseModel):
-    """The controller's retention rule for one category (GDPR Art. 5(1)(e))."""
+    """The controller's retention rule for one category (GDPR Art. 5(1)(e)); ``core.retention`` reads it.
+
+    ``category`` is one of ``core.retention.CATEGORIES``. An item is due once it
+    is older than ``max_age_days`` (counted from the category's event: call
+    start, time received, last activity, closing); ``NULL`` or ``enabled``
+    false keeps it forever (Stroom's default). ``action`` is ``delete`` or,
+    where the category allows it, ``anonymise``. ``updated_at`` doubles as the
+    optimistic-concurrency token of an edit.
+    """
 
     category = CharField(max_length=40, primary_key=True)
     max_age_days = IntegerField(null=True)
@@ -406,6 +414,81 @@ class RetentionPolicy(BaseModel):
     enabled = BooleanField(default=False)
     updated_at = DateTimeField(default=utcnow)
     updated_by = IntegerField(null=True)
+
+
+class RetentionRun(BaseModel):
+    """One application of the retention rules (``core.retention.apply_retention``), and its report.
+
+    ``state``: ``running`` → ``completed``, ``cancelled`` (stopped after a
+    batch) or ``failed`` (``error`` says why, without personal data). A row
+    still ``running`` whose process (``host``/``pid``) is gone was killed: the
+    next run resumes it from its per-category cursors, with the same ``as_of``
+    time, so the run means what it meant when it started. ``origin`` is
+    ``manual`` (GUI) or ``command`` (CLI, a schedule). ``active`` is 1 while
+    running and ``NULL`` afterwards: its unique index lets only one run be
+    active per instance. ``audit_seq`` is the sequence number of the one audit
+    event the run appended when it ended.
+    """
+
+    id = AutoField()
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(default=utcnow)
+    as_of = DateTimeField()
+    state = CharField(max_length=12, index=True)
+    operator_id = IntegerField(null=True)
+    origin = CharField(max_length=12, default="manual")
+    host = CharField(max_length=255, null=True)
+    pid = IntegerField(null=True)
+    active = IntegerField(null=True, unique=True)
+    resumed = IntegerField(default=0)
+    error = TextField(null=True)
+    audit_seq = BigIntegerField(null=True)
+
+
+class RetentionRunCategory(BaseModel):
+    """One rule within a run: the rule as applied, what was due and held at the start, what was done.
+
+    ``last_id`` is the resume cursor, the last item id handled; it moves in the transaction of the
+    batch it ends, so a resumed run neither repeats nor skips a batch.
+    """
+
+    id = AutoField()
+    run = ForeignKeyField(RetentionRun, backref="categories", on_delete="CASCADE")
+    category = CharField(max_length=40)
+    ordinal = IntegerField(default=0)
+    max_age_days = IntegerField()
+    action = CharField(max_length=20)
+    cutoff = DateTimeField()
+    due_at_start = BigIntegerField(default=0)
+    held_at_start = BigIntegerField(default=0)
+    oldest_at_start = DateTimeField(null=True)
+    deleted = BigIntegerField(default=0)
+    anonymised = BigIntegerField(default=0)
+    files_deleted = BigIntegerField(default=0)
+    skipped = BigIntegerField(default=0)
+    last_id = BigIntegerField(default=0)
+    done = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("run", "category"), True),)
+
+
+class RetentionErasure(BaseModel):
+    """An inactive account erased by a run through an internal erasure request (``core.erasure``).
+
+    The request is created, verified and recorded here in one transaction, so
+    a killed run leaves either nothing or a request its resumption finishes.
+    Such requests are the controller's own, not a data subject's: they do not
+    freeze retention. ``state``: ``pending``, ``erased``, ``skipped``.
+    """
+
+    id = AutoField()
+    run = ForeignKeyField(RetentionRun, backref="erasures", on_delete="CASCADE")
+    subject_id = IntegerField(index=True)
+    request_id = IntegerField(unique=True)
+    state = CharField(max_length=12, default="pending")
+    created_at = DateTimeField(default=utcnow)
 
 
 class PendingFileOperation(BaseModel):
@@ -486,6 +569,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     PackageExclusion,
     LegalHold,
     RetentionPolicy,
+    RetentionRun,
+    RetentionRunCategory,
+    RetentionErasure,
     PendingFileOperation,
     AuditEvent,
     AuditHead,

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QToolButton,
@@ -55,12 +56,15 @@ from rcrm_desktop.ui.views.base import AreaView, app_settings
 from rcrm_desktop.ui.views.crashes import CrashesView
 from rcrm_desktop.ui.views.dashboard import DashboardView
 from rcrm_desktop.ui.views.operators import OperatorsView
+from rcrm_desktop.ui.views.recordings import RecordingsView
+from rcrm_desktop.ui.views.requests import RequestsView
 from rcrm_desktop.ui.views.users import UsersView
 
 log = logging.getLogger(__name__)
 
 #: The areas in rail order (Ctrl+1 … Ctrl+9); each is listed only for operators holding its permission.
-AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, CrashesView, OperatorsView, AuditView]
+AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, RequestsView, RecordingsView, CrashesView,
+                                             OperatorsView, AuditView]
 
 DEFAULT_SIZE = QSize(1280, 800)
 
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         if isinstance(self.dashboard, DashboardView):
             self.dashboard.navigate_requested.connect(self.switch_to_area)
             self.dashboard.set_navigation_targets({a.objectName() for a in self.areas})
+        self._link_areas()
 
         self.screens = QStackedWidget(self)
         self.workspace = self._build_workspace()
@@ -259,11 +264,37 @@ class MainWindow(QMainWindow):
         self.search_action = self._action(self.tr("&Search"), "magnify", QKeySequence("Ctrl+F"), self.focus_search)
         view_menu.addAction(self.search_action)
 
+        self.area_menus: dict[int, QMenu] = {}
+        for index, area in enumerate(self.areas):
+            actions = area.menu_actions()
+            if actions:
+                menu = bar.addMenu(area.title())
+                menu.addActions(actions)
+                menu.menuAction().setVisible(False)
+                self.area_menus[index] = menu
+
         help_menu = bar.addMenu(self.tr("&Help"))
         self.about_action = self._action(self.tr("&About %1").replace("%1", APP_NAME), "information-outline",
                                          None, self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
+
+    def _link_areas(self) -> None:
+        """Cross-links between areas: a user's recordings and back."""
+        recordings = self.area_by_name("RecordingsView")
+        users = self.area_by_name("UsersView")
+        if isinstance(recordings, RecordingsView):
+            recordings.open_subject_requested.connect(self.open_subject)
+            if isinstance(users, UsersView):
+                users.open_recordings_requested.connect(self.open_subject_recordings)
+
+    def open_subject_recordings(self, subject_id: int) -> bool:
+        """Show the Recordings area filtered to one subject (loaded and audited once)."""
+        recordings = self.area_by_name("RecordingsView")
+        if not isinstance(recordings, RecordingsView):
+            return False
+        recordings.show_subject_recordings(subject_id)
+        return self.switch_to_area("RecordingsView")
 
     def _run_area_action(self, index: int, action: QAction) -> None:
         """Show the area an action belongs to, then run it (File ▸ Import users… and the like)."""
@@ -343,6 +374,8 @@ class MainWindow(QMainWindow):
             return
         self.area_stack.setCurrentIndex(index)
         self.area_actions[index].setChecked(True)
+        for menu_index, menu in getattr(self, "area_menus", {}).items():
+            menu.menuAction().setVisible(menu_index == index)
         area = self.areas[index]
         try:
             area.activate()

@@ -48,6 +48,7 @@ NO_ACTOR_ALLOWED: dict[str, str] = {
     "audit.verify_chain": "reads hashes only",
     "demo.create_demo_operators": "demo instance bootstrap; refused once any operator exists",
     "demo.populate_demo": "fills a new demo instance; the CLI demands demo.create when operators exist",
+    "pending.recover_pending": "start-up recovery of interrupted file work (like open_instance); no operator yet",
 }
 
 
