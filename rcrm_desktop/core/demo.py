@@ -724,6 +724,13 @@ def _request_plans(rng: random.Random, extra: int) -> list[_RequestPlan]:
     return plans
 
 
+VERIFICATION_METHODS = (
+    "Customer portal log-in (two-factor)",
+    "Call-back to the phone number on the account",
+    "Copy of an identity card checked at the branch",
+    "Reply from the e-mail address on the account",
+)
+
 _STATE_PATH = {
     "received": [],
     "identity_verification": ["identity_verification"],
@@ -747,6 +754,7 @@ _COMPLETION_NOTES = {
 def _request_data(rng: random.Random, plans: list[_RequestPlan], subject_rows: list[dict[str, Any]],
                   ids: dict[str, int], compliance: int, now: dt.datetime, today: dt.date,
                   tick: _Tick) -> tuple[int, int, dict[str, int], list[tuple[int, int, dt.datetime]]]:
+    from rcrm_desktop.core.requests import requester_key, subject_reference
     """Insert the requests and their timelines. Returns (requests, events, status counts, rectification links)."""
     restricted = [r for r in subject_rows if r["restricted"]]
     objected = [r for r in subject_rows if r["objected"]]
@@ -769,7 +777,7 @@ def _request_data(rng: random.Random, plans: list[_RequestPlan], subject_rows: l
         if subject_row is not None:
             requester_name = subject_row["name"]
             contact = subject_row["email"] or subject_row["phone"]
-            subject_ref: str | None = subject_row["user_id"]
+            subject_ref: str | None = subject_reference(subject_row["user_id"])
         else:
             person = _person(rng)
             requester_name = person.name
@@ -781,7 +789,7 @@ def _request_data(rng: random.Random, plans: list[_RequestPlan], subject_rows: l
             while former in used_ids:
                 former = f"U-{rng.randint(100_000, 999_999)}"
             used_ids.add(former)
-            subject_ref = former
+            subject_ref = subject_reference(former)
             person = _person(rng)
             requester_name = person.name
             contact = f"{person.email_local or 'requester'}@{rng.choice(demo_names.EMAIL_DOMAINS)}"
@@ -804,7 +812,18 @@ def _request_data(rng: random.Random, plans: list[_RequestPlan], subject_rows: l
             status = deadlines.status(effective, today)
             if status in counts:
                 counts[status] += 1
+        path = _STATE_PATH[plan.state]
+        verified = "in_progress" in path
+        verified_at = created_at + dt.timedelta(hours=rng.uniform(4, 60)) if verified else None
+        awaiting_since = (_between(rng, verified_at or created_at, now)
+                          if plan.state == "awaiting_requester" else None)
         request_rows.append({
+            "requester_key": requester_key(requester_name, contact),
+            "verified_at": verified_at, "verified_by": compliance if verified else None,
+            "verification_method": rng.choice(VERIFICATION_METHODS) if verified else None,
+            "awaiting_since": awaiting_since,
+            "awaiting_reason": "Asked the requester which phone numbers the calls were made from"
+            if awaiting_since else None,
             "type": plan.type, "state": plan.state,
             "subject": ids[subject_row["user_id"]] if subject_row is not None else None,
             "subject_ref": subject_ref, "requester_name": requester_name, "requester_contact": contact,

@@ -394,6 +394,11 @@ def _subject_ref(user_id: str) -> str:
     return reference_for(user_id, salt)
 
 
+def subject_reference(user_id: str) -> str:
+    """The instance's pseudonymous reference for a user ID (what a request keeps instead of the ID)."""
+    return _subject_ref(user_id)
+
+
 def _get(request_id: int | None) -> RightsRequest:
     if request_id is None:
         raise NotFoundError("No request was given.")

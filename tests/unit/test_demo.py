@@ -315,3 +315,19 @@ def test_readable_passwords_differ() -> None:
     passwords = {demo.readable_password() for _ in range(50)}
     assert len(passwords) == 50
     assert all(not set(p) & set("01ilo") for p in passwords)
+
+
+def test_demo_requests_keep_pseudonyms_and_verification(sqlite_instance: Instance, tmp_path: Path) -> None:
+    """Requests refer to subjects by the instance's pseudonym, never the user ID; verified ones say how."""
+    from rcrm_desktop.db.models import RightsRequest
+
+    demo.populate_demo(subjects=120, recordings=0, with_audio=False, store=RecordingsStore(tmp_path / "store"))
+    user_ids = {s.user_id for s in Subject.select(Subject.user_id)}
+    rows = list(RightsRequest.select())
+    assert rows
+    for row in rows:
+        assert row.subject_ref is None or row.subject_ref.startswith("ref-")
+        assert row.subject_ref not in user_ids
+        assert row.requester_key
+        if row.state in ("in_progress", "awaiting_requester", "completed"):
+            assert row.verified_at is not None and row.verification_method
