@@ -43,7 +43,7 @@ from shiboken6 import isValid
 from rcrm_desktop import APP_NAME
 from rcrm_desktop.core import instance as core_instance
 from rcrm_desktop.core import operators
-from rcrm_desktop.core.permissions import ROLE_LABELS, Actor
+from rcrm_desktop.core.permissions import ROLE_LABELS, Actor, Permission
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import icons, style
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
@@ -273,11 +273,35 @@ class MainWindow(QMainWindow):
                 menu.menuAction().setVisible(False)
                 self.area_menus[index] = menu
 
+        self.settings_action: QAction | None = None
+        self.scrub_rules_action: QAction | None = None
+        if self.session.actor.can(Permission.SETTINGS_EDIT):
+            tools_menu = bar.addMenu(self.tr("&Tools"))
+            self.settings_action = self._action(self.tr("Instance &settings…"), "cog-outline", None,
+                                                self.show_instance_settings)
+            tools_menu.addAction(self.settings_action)
+            self.scrub_rules_action = self._action(self.tr("Crash report &scrub rules…"), "shield-search", None,
+                                                   self.show_scrub_rules)
+            tools_menu.addAction(self.scrub_rules_action)
+
         help_menu = bar.addMenu(self.tr("&Help"))
         self.about_action = self._action(self.tr("&About %1").replace("%1", APP_NAME), "information-outline",
                                          None, self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
+
+    def show_instance_settings(self) -> None:
+        from rcrm_desktop.ui.dialogs.instance_settings import InstanceSettingsDialog
+
+        dialog = InstanceSettingsDialog(self.session, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.refresh_current()
+
+    def show_scrub_rules(self) -> None:
+        """Administrators edit the crash scrub rules here (they have no Crash reports area)."""
+        from rcrm_desktop.ui.views.crashes import ScrubRulesDialog
+
+        ScrubRulesDialog(self.session, self).exec()
 
     def _link_areas(self) -> None:
         """Cross-links between areas: a user's recordings and back."""

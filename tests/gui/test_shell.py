@@ -157,7 +157,7 @@ def test_menus_have_the_actions_with_shortcuts(qtbot, sqlite_instance, make_sess
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     assert window.search_action.shortcut().toString() == "Ctrl+F"
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "View", "Help"]
+    assert menus == ["File", "View", "Tools", "Help"]
     assert "About RCRM Desktop" in window.about_action.text().replace("&", "")
 
 
@@ -423,3 +423,29 @@ def test_translation_for_the_locale_is_installed(qtbot, qapp, tmp_path, monkeypa
         for translator in installed:
             qapp.removeTranslator(translator)
     assert QCoreApplication.translate("LoginDialog", "Log in") == "Log in"
+
+
+def test_admin_edits_instance_settings_through_core(qtbot, sqlite_instance, make_session) -> None:  # type: ignore[no-untyped-def]
+    from rcrm_desktop.core import instance as core_instance
+    from rcrm_desktop.ui.dialogs.instance_settings import InstanceSettingsDialog
+
+    dialog = InstanceSettingsDialog(make_session(sqlite_instance.admin))
+    qtbot.addWidget(dialog)
+    dialog.editors["idle_lock_minutes"].setValue(25)
+    dialog.editors["public_holidays"].setText("SK, 2026-12-31 Company day")
+    assert dialog.save()
+    assert core_instance.get_setting("idle_lock_minutes") == "25"
+    assert core_instance.get_setting("public_holidays") == "SK, 2026-12-31 Company day"
+
+    again = InstanceSettingsDialog(make_session(sqlite_instance.admin))
+    qtbot.addWidget(again)
+    again.editors["public_holidays"].setText("not a holiday list !!")
+    assert not again.save()
+    assert again.error_label.isVisibleTo(again) and again.error_label.text()
+    assert core_instance.get_setting("public_holidays") == "SK, 2026-12-31 Company day"
+
+    officer = window_for(qtbot, make_session(sqlite_instance.compliance))
+    assert officer.settings_action is None
+    readonly = InstanceSettingsDialog(make_session(sqlite_instance.compliance))
+    qtbot.addWidget(readonly)
+    assert not readonly.editors["idle_lock_minutes"].isEnabled()
