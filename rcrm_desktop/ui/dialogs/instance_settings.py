@@ -40,12 +40,22 @@ EDITABLE: dict[str, tuple[int, int] | None] = {
 
 
 class InstanceSettingsDialog(QDialog):
+    def _labels(self) -> dict[str, str]:
+        return {
+            "instance_name": self.tr("Instance name"),
+            "idle_lock_minutes": self.tr("Idle lock (minutes)"),
+            "child_consent_age": self.tr("Age of digital consent"),
+            "public_holidays": self.tr("Public holidays"),
+            "recordings_root": self.tr("Recordings store"),
+            "recordings_max_file_mb": self.tr("Largest audio file (MiB)"),
+        }
+
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setWindowTitle(self.tr("Instance settings"))
         self.setObjectName("instanceSettingsDialog")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(760)
         self.can_edit = session.actor.can(Permission.SETTINGS_EDIT)
         layout = QVBoxLayout(self)
         intro = QLabel(self.tr("These settings apply to every workstation that opens this instance. "
@@ -54,6 +64,9 @@ class InstanceSettingsDialog(QDialog):
         layout.addWidget(intro)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setHorizontalSpacing(18)
+        form.setVerticalSpacing(4)
+        labels = self._labels()
         self.editors: dict[str, QLineEdit | QSpinBox] = {}
         self.original: dict[str, str] = {}
         for key, bounds in EDITABLE.items():
@@ -79,9 +92,18 @@ class InstanceSettingsDialog(QDialog):
             editor.setToolTip(option.description)
             editor.setEnabled(self.can_edit)
             self.editors[key] = editor
-            label = QLabel(option.description, self)
-            label.setWordWrap(True)
-            form.addRow(label, editor)
+            hint = QLabel(option.description, self)
+            hint.setWordWrap(True)
+            hint.setStyleSheet("color: palette(placeholder-text);")
+            field = QWidget(self)
+            column = QVBoxLayout(field)
+            column.setContentsMargins(0, 0, 0, 8)
+            column.setSpacing(2)
+            column.addWidget(editor)
+            column.addWidget(hint)
+            caption = QLabel(labels.get(key, key), self)
+            caption.setStyleSheet("font-weight: 600;")
+            form.addRow(caption, field)
         layout.addLayout(form)
         self.error_label = QLabel(self)
         self.error_label.setObjectName("errorText")
