@@ -159,8 +159,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from rcrm_desktop.core.permissions import Permission, require
 
         require(_login(args), Permission.DEMO_CREATE)
-    summary = demo.populate_demo(subjects=args.subjects, recordings=args.recordings,
-                                 with_audio=not args.no_audio, progress=None if args.json else _print_progress)
+    summary: Any
+    if args.scale:
+        from rcrm_desktop.core import scale
+
+        summary = scale.populate_scale(args.scale, progress=None if args.json else _print_progress)
+    else:
+        summary = demo.populate_demo(subjects=args.subjects, recordings=args.recordings,
+                                     with_audio=not args.no_audio, progress=None if args.json else _print_progress)
     data = {"summary": summary.as_json() if hasattr(summary, "as_json") else str(summary),
             "operators": [{"username": u, "role": r, "password": p} for u, r, p in credentials]}
 
@@ -522,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, default=300)
     p.add_argument("--recordings", type=int, default=60)
     p.add_argument("--no-audio", action="store_true", help="recording metadata only, no audio files")
+    p.add_argument("--scale", type=int, metavar="N",
+                   help="a synthetic large instance instead: N × (100,000 accounts, 20,000 recordings, "
+                        "100,000 crash events, 2,000 requests, 60,000 audit events)")
 
     users = sub.add_parser("users", help="the CRM's user accounts (data subjects)")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)

@@ -24,6 +24,7 @@ SUITES: dict[str, str] = {
     "requests": "requests",
     "audio": "audio",
     "crashes": "crashes",
+    "views": "views",
 }
 
 

@@ -64,7 +64,7 @@ from typing import Any, cast
 
 from peewee import fn
 
-from rcrm_desktop.core import audit, letters
+from rcrm_desktop.core import audit, letters, search_index
 from rcrm_desktop.core import requests as core_requests
 from rcrm_desktop.core.pending import FileBatch, delete_waveform_cache, waveform_cache_dir
 from rcrm_desktop.core.permissions import Actor, Permission, require
@@ -534,6 +534,7 @@ def erase_subject(actor: Actor, request_id: int, confirm_user_id: str, *, expect
     try:
         with database_errors(), database.atomic():
             counts = _apply(actor, plan, ref, day)
+            search_index.mark_purge_needed()
             batch.mark_committed()
     except BaseException as exc:
         batch.rollback()
@@ -542,6 +543,10 @@ def erase_subject(actor: Actor, request_id: int, confirm_user_id: str, *, expect
         raise
     files_deleted = batch.finish()
     cache_deleted = sum(delete_waveform_cache(h) for h in hashes)  # entries written since staging
+    try:
+        search_index.purge_deleted_terms()  # no trigram of the erased name may survive in the search index
+    except Exception:  # noqa: BLE001 - committed already; the mark makes the next start-up purge
+        log.exception("Purging the search index after an erasure failed; it is retried at the next start")
     if progress is not None:
         progress(len(files) + 2, len(files) + 2, "Done")
     log.info("Erased subject #%d for request #%d: %d recordings, %d crash events", subject.id, req.id,

@@ -72,6 +72,10 @@ def _recover_file_work() -> None:
         return
     report = pending.recover_pending(recordings_store)
     log.info("Start-up recovery: %s", report)
+    from rcrm_desktop.core import search_index
+
+    if search_index.purge_if_needed():
+        log.info("Purged the search index of subjects deleted before the last stop")
 
 
 def get_setting(key: str) -> str:

@@ -1,7 +1,10 @@
 """Ordered, version-gated schema migrations, written in code.
 
 * A new, empty database gets every table of the current model layer in one
-  transaction and is stamped with ``CURRENT_VERSION``.
+  transaction, plus the engine's substring-search index for subjects
+  (``core.search_index``: FTS5 trigram table and triggers on SQLite, a
+  ``pg_trgm`` GIN index on PostgreSQL when the extension may be created), and
+  is stamped with ``CURRENT_VERSION``.
 * An existing database at version *v* runs the steps *v+1 … CURRENT_VERSION*
   in order, each in its own transaction and recorded in ``SchemaVersion``.
   An SQLite file is copied (online backup API) before the first step runs.
@@ -66,9 +69,12 @@ def migrate(*, backup_dir: Path | None = None) -> int:
     version = schema_version()
     if version is None:
         _refuse_foreign_database()
+        from rcrm_desktop.core import search_index  # core builds on db; imported late to avoid a cycle
+
         with database_errors(), database.atomic():
             database.create_tables(ALL_MODELS)
             _convert_mysql_charset()
+            search_index.create_objects()
             AuditHead.create(id=1, last_seq=0, last_hash=GENESIS_HASH)
             SchemaVersion.create(version=CURRENT_VERSION, program_version=__version__)
         log.info("Created a new instance schema at version %d", CURRENT_VERSION)
