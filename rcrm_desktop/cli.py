@@ -587,9 +587,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("info", cmd_info, "show where the program keeps its files")
 
-    from rcrm_desktop import cli_crashes, cli_recordings, cli_requests
+    from rcrm_desktop import cli_crashes, cli_recordings, cli_requests, cli_retention
 
     cli_requests.add_commands(sub, add)
+    cli_retention.add_commands(sub, add)
     cli_recordings.add_commands(sub, add)
     cli_crashes.add_commands(sub, add)
 

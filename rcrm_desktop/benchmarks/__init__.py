@@ -25,6 +25,7 @@ SUITES: dict[str, str] = {
     "audio": "audio",
     "crashes": "crashes",
     "views": "views",
+    "retention": "retention",
 }
 
 

@@ -250,7 +250,7 @@ class CrashEvent(BaseModel):
     original_group = ForeignKeyField(CrashGroup, null=True, on_delete="SET NULL")
     subject = ForeignKeyField(Subject, backref="crash_events", null=True, on_delete="CASCADE")
     occurred_at = DateTimeField(index=True)
-    received_at = DateTimeField(default=utcnow)
+    received_at = DateTimeField(default=utcnow, index=True)
     platform = CharField(max_length=40)
     level = CharField(max_length=20, default="error")
     release = CharField(max_length=200, null=True)

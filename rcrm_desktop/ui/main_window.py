@@ -58,13 +58,14 @@ from rcrm_desktop.ui.views.dashboard import DashboardView
 from rcrm_desktop.ui.views.operators import OperatorsView
 from rcrm_desktop.ui.views.recordings import RecordingsView
 from rcrm_desktop.ui.views.requests import RequestsView
+from rcrm_desktop.ui.views.retention import RetentionView
 from rcrm_desktop.ui.views.users import UsersView
 
 log = logging.getLogger(__name__)
 
 #: The areas in rail order (Ctrl+1 … Ctrl+9); each is listed only for operators holding its permission.
 AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, RequestsView, RecordingsView, CrashesView,
-                                             OperatorsView, AuditView]
+                                             RetentionView, OperatorsView, AuditView]
 
 DEFAULT_SIZE = QSize(1280, 800)
 
