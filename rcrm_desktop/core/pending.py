@@ -93,7 +93,7 @@ ProgressFn = Callable[[int, int, str], bool | None]
 
 
 def waveform_cache_dir() -> Path:
-    """Where the recordings engineer's waveform cache lives (names start with the audio's SHA-256)."""
+    """Where the recordings' waveform cache lives (names start with the audio's SHA-256)."""
     return paths.cache_dir() / _WAVEFORM_DIR
 
 

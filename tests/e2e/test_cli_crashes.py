@@ -1,65 +1,25 @@
-"""The crash-report commands, run through ``rcrm_desktop.cli.main`` in-process.
-
-``cli_crashes.add_commands`` is wired into ``cli.build_parser`` by the lead; until
-then the ``crashes_cli`` fixture wraps ``build_parser`` so that ``main`` sees the
-commands (and leaves it alone once they are wired).
-"""
+"""The crash-report commands, run in-process through ``rcrm_desktop.cli.main`` (the real parser)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rcrm_desktop import cli, cli_crashes
 from rcrm_desktop.db.models import AuditEvent, CrashEvent, CrashGroup, InstanceSetting
-from tests.conftest import PASSWORD, Instance
+from tests.conftest import Instance
+from tests.e2e.conftest import Run, make_runner
 
 pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "crashes"
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-def _with_crash_commands(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "crashes" in sub.choices:
-            return parser
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--database", default=argparse.SUPPRESS)
-        common.add_argument("--operator", default=argparse.SUPPRESS)
-        common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-
-        def add(name: str, handler: Any, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-            p = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
-            p.set_defaults(handler=handler)
-            return p
-
-        cli_crashes.add_commands(sub, add)
-        return parser
-
-    return build
 
 
 @pytest.fixture
 def run(sqlite_instance: Instance, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(cli, "build_parser", _with_crash_commands(cli.build_parser))
-    monkeypatch.setenv("RCRM_PASSWORD", PASSWORD)
-
-    def invoke(*args: str, operator: str = "tomas") -> tuple[int, str, str]:
-        monkeypatch.setenv("RCRM_OPERATOR", operator)
-        code = cli.main(["--database", sqlite_instance.url, *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
+    return make_runner(sqlite_instance, monkeypatch, capsys, "tomas")
 
 
 def test_import_crashes_reports_imported_duplicates_and_refused(run: Run) -> None:

@@ -1,67 +1,27 @@
-"""The call-recording commands, run through ``rcrm_desktop.cli.main`` in-process.
-
-``cli_recordings.add_commands`` is wired into ``cli.build_parser`` by the lead;
-until then the ``run`` fixture wraps ``build_parser`` so that ``main`` sees the
-commands (and leaves the parser alone once they are wired).
-"""
+"""The call-recording commands, run in-process through ``rcrm_desktop.cli.main`` (the real parser)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from rcrm_desktop import cli, cli_recordings
 from rcrm_desktop.audio import decode, synth
 from rcrm_desktop.core.store import open_store
 from rcrm_desktop.core.subjects import make_search_key
 from rcrm_desktop.db.models import AuditEvent, Recording, Subject
-from tests.conftest import PASSWORD, Instance
+from tests.conftest import Instance
+from tests.e2e.conftest import Run, make_runner
 
 pytestmark = pytest.mark.e2e
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-def _with_recording_commands(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "recordings" in sub.choices:
-            return parser
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--database", default=argparse.SUPPRESS)
-        common.add_argument("--operator", default=argparse.SUPPRESS)
-        common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-
-        def add(name: str, handler: Any, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-            p = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
-            p.set_defaults(handler=handler)
-            return p
-
-        cli_recordings.add_commands(sub, add)
-        return parser
-
-    return build
 
 
 @pytest.fixture
 def run(sqlite_instance: Instance, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(cli, "build_parser", _with_recording_commands(cli.build_parser))
-    monkeypatch.setenv("RCRM_PASSWORD", PASSWORD)
-
-    def invoke(*args: str, operator: str = "tomas") -> tuple[int, str, str]:
-        monkeypatch.setenv("RCRM_OPERATOR", operator)
-        code = cli.main(["--database", sqlite_instance.url, *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
+    return make_runner(sqlite_instance, monkeypatch, capsys, "tomas")
 
 
 @pytest.fixture

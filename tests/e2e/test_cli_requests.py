@@ -1,68 +1,28 @@
-"""The rights-request commands, run through ``rcrm_desktop.cli.main`` in-process.
-
-``cli_requests.add_commands`` is wired into ``cli.build_parser`` by the lead;
-until then the ``run`` fixture wraps ``build_parser`` so ``main`` sees the
-commands (and leaves it alone once they are wired).
-"""
+"""The rights-request commands, run in-process through ``rcrm_desktop.cli.main`` (the real parser)."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rcrm_desktop import cli, cli_requests
 from rcrm_desktop.core.access_package import verify_package
 from rcrm_desktop.core.store import sha256_of
 from rcrm_desktop.db.models import AuditEvent, Recording, RightsRequest, Subject
-from tests.conftest import PASSWORD, Instance
+from tests.conftest import Instance
+from tests.e2e.conftest import Run, make_runner
 from tests.unit.test_requests import make_subject
 
 pytestmark = pytest.mark.e2e
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-def _with_request_commands(original: Callable[[], argparse.ArgumentParser]) -> Callable[[], argparse.ArgumentParser]:
-    def build() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "requests" in sub.choices:
-            return parser
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--database", default=argparse.SUPPRESS)
-        common.add_argument("--operator", default=argparse.SUPPRESS)
-        common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-
-        def add(name: str, handler: Any, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-            p = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
-            p.set_defaults(handler=handler)
-            return p
-
-        cli_requests.add_commands(sub, add)
-        return parser
-
-    return build
 
 
 @pytest.fixture
 def run(sqlite_instance: Instance, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(cli, "build_parser", _with_request_commands(cli.build_parser))
-    monkeypatch.setenv("RCRM_PASSWORD", PASSWORD)
-
-    def invoke(*args: str, operator: str = "eva") -> tuple[int, str, str]:
-        monkeypatch.setenv("RCRM_OPERATOR", operator)
-        code = cli.main(["--database", sqlite_instance.url, *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
+    return make_runner(sqlite_instance, monkeypatch, capsys, "eva")
 
 
 def test_access_request_from_intake_to_letter(run: Run, sqlite_instance: Instance, tmp_path: Path) -> None:

@@ -1,69 +1,26 @@
-"""The retention and legal-hold commands, run in-process through a parser built like ``cli.build_parser``.
-
-``cli_retention.add_commands(sub, add)`` gets the top-level sub-parsers and an
-``add(name, handler, help, parent)`` that mimics ``cli.py``'s (same common
-options), so the handlers are tested exactly as ``cli.main`` will run them once
-the lead wires them in.
-"""
+"""The retention and legal-hold commands, run in-process through ``rcrm_desktop.cli.main`` (the real parser)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from rcrm_desktop import cli_retention
 from rcrm_desktop.core import holds
 from rcrm_desktop.core import requests as rq
 from rcrm_desktop.core.store import open_store
 from rcrm_desktop.db.models import AuditEvent, LegalHold, Recording, RetentionPolicy, RetentionRun
-from rcrm_desktop.errors import RcrmError
-from tests.conftest import PASSWORD, Instance
+from tests.conftest import Instance
+from tests.e2e.conftest import Run, make_runner
 from tests.unit.test_retention import DAY, make_recording, make_subject
 
 pytestmark = pytest.mark.e2e
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database", default=argparse.SUPPRESS)
-    common.add_argument("--operator", default=argparse.SUPPRESS)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="rcrm-desktop", parents=[common])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def add(name: str, handler: Any, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, parents=[common], help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
-        return p
-
-    cli_retention.add_commands(sub, add)
-    return parser
 
 
 @pytest.fixture
 def run(sqlite_instance: Instance, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setenv("RCRM_PASSWORD", PASSWORD)
-
-    def invoke(*argv: str, operator: str = "eva") -> tuple[int, str, str]:
-        args = build_parser().parse_args(["--database", sqlite_instance.url, *argv])
-        for name, default in (("database", None), ("operator", operator), ("json", False)):
-            if not hasattr(args, name):
-                setattr(args, name, default)
-        try:
-            code = args.handler(args)
-        except RcrmError as exc:  # what cli.main does with it
-            print(f"rcrm-desktop: error: {exc.message}", file=__import__("sys").stderr)
-            code = exc.exit_code
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return invoke
+    return make_runner(sqlite_instance, monkeypatch, capsys, "eva")
 
 
 def test_rules_set_preview_apply_runs_and_report(run: Run, sqlite_instance: Instance) -> None:
