@@ -7,6 +7,8 @@ and calls ``activate()`` when an area is shown and ``focus_search()`` on ``Ctrl+
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -159,3 +161,26 @@ def setup_table(table: QTableView) -> None:
         menu.exec(header.mapToGlobal(pos))
 
     header.customContextMenuRequested.connect(chooser)
+
+
+def selected_model_row(table: QTableView) -> Any:
+    """The row object (``UserRole``) of the table's current row when it is selected, else ``None``."""
+    index = table.currentIndex()
+    selection = table.selectionModel()
+    if not index.isValid() or selection is None or not selection.isRowSelected(index.row()):
+        return None
+    return index.model().data(index.siblingAtColumn(0), Qt.ItemDataRole.UserRole)
+
+
+def column_of_sort_key(model: Any, sort_key: str) -> int:
+    """The column of a keyset model sorted by ``sort_key`` (-1 when none is)."""
+    return next((i for i, c in enumerate(model.columns) if c.sort_key == sort_key), -1)
+
+
+def show_sort_indicator(table: QTableView, sort_key: str, descending: bool) -> None:
+    """Show the database's sort order on the header without emitting a new sort request."""
+    header = table.horizontalHeader()
+    blocked = header.blockSignals(True)
+    order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+    header.setSortIndicator(column_of_sort_key(table.model(), sort_key), order)
+    header.blockSignals(blocked)

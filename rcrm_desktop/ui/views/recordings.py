@@ -85,7 +85,15 @@ from rcrm_desktop.ui.dialogs.redaction import RedactionDialog
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
-from rcrm_desktop.ui.views.base import AreaView, FilterBar, SearchField, setup_table
+from rcrm_desktop.ui.views.base import (
+    AreaView,
+    FilterBar,
+    SearchField,
+    column_of_sort_key,
+    selected_model_row,
+    setup_table,
+    show_sort_indicator,
+)
 from rcrm_desktop.ui.widgets.player import PlayerWidget
 from rcrm_desktop.ui.widgets.subject_detail import StateChip
 from rcrm_desktop.ui.widgets.waveform import MARKER, REDACTED, clock
@@ -823,15 +831,11 @@ class RecordingsView(AreaView):
 
     # ------------------------------------------------------------ sorting
 
-    def _column_of(self, key: str) -> int:
-        return next((i for i, c in enumerate(self.model.columns) if c.sort_key == key), -1)
+    def _column_of(self, sort_key: str) -> int:
+        return column_of_sort_key(self.model, sort_key)
 
     def _set_sort_indicator(self) -> None:
-        header = self.table.horizontalHeader()
-        blocked = header.blockSignals(True)
-        header.setSortIndicator(self._column_of(self._sort),
-                                Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder)
-        header.blockSignals(blocked)
+        show_sort_indicator(self.table, self._sort, self._descending)
 
     def _sort_requested(self, key: str, descending: bool) -> None:
         if self._suppress_sort or (key, descending) == (self._sort, self._descending):
@@ -900,10 +904,7 @@ class RecordingsView(AreaView):
         return super().eventFilter(watched, event)
 
     def selected_row(self) -> RecordingRow | None:
-        index = self.table.currentIndex()
-        if not index.isValid() or not self.table.selectionModel().isRowSelected(index.row()):
-            return None
-        return self.model.row_at(index.row())
+        return selected_model_row(self.table)
 
     def _selection_changed(self) -> None:
         row = self.selected_row()

@@ -58,7 +58,15 @@ from rcrm_desktop.ui.dialogs.new_request import NewRequestDialog
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import run_task
-from rcrm_desktop.ui.views.base import AreaView, FilterBar, SearchField, setup_table
+from rcrm_desktop.ui.views.base import (
+    AreaView,
+    FilterBar,
+    SearchField,
+    column_of_sort_key,
+    selected_model_row,
+    setup_table,
+    show_sort_indicator,
+)
 from rcrm_desktop.ui.widgets.request_detail import SHORT_TYPES, STATE_COLORS, RequestDetailPane, deadline_text
 
 #: How long the selection rests on a row before its detail (an audited view) opens.
@@ -460,14 +468,10 @@ class RequestsView(AreaView):
         self.reload()
 
     def _column_of(self, sort_key: str) -> int:
-        return next((i for i, c in enumerate(self.model.columns) if c.sort_key == sort_key), -1)
+        return column_of_sort_key(self.model, sort_key)
 
     def _set_sort_indicator(self) -> None:
-        header = self.table.horizontalHeader()
-        blocked = header.blockSignals(True)
-        header.setSortIndicator(self._column_of(self._sort),
-                                Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder)
-        header.blockSignals(blocked)
+        show_sort_indicator(self.table, self._sort, self._descending)
 
     def _sort_requested(self, key: str, descending: bool) -> None:
         if key == self._sort and descending == self._descending and self._loaded:
@@ -495,10 +499,7 @@ class RequestsView(AreaView):
     # ------------------------------------------------------------ selection
 
     def selected_row(self) -> RequestRow | None:
-        index = self.table.currentIndex()
-        if not index.isValid() or not self.table.selectionModel().isRowSelected(index.row()):
-            return None
-        return self.model.row_at(index.row())
+        return selected_model_row(self.table)
 
     def _selection_changed(self) -> None:
         row = self.selected_row()

@@ -56,7 +56,15 @@ from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
-from rcrm_desktop.ui.views.base import AreaView, FilterBar, SearchField, setup_table
+from rcrm_desktop.ui.views.base import (
+    AreaView,
+    FilterBar,
+    SearchField,
+    column_of_sort_key,
+    selected_model_row,
+    setup_table,
+    show_sort_indicator,
+)
 from rcrm_desktop.ui.widgets.subject_detail import SubjectDetailPane
 
 #: Colour of the "Objected" state (GDPR Art. 21); restricted uses ``colors.RESTRICTED``.
@@ -586,17 +594,10 @@ class UsersView(AreaView):
     # ------------------------------------------------------------ sorting
 
     def _column_of(self, sort_key: str) -> int:
-        for i, column in enumerate(self.model.columns):
-            if column.sort_key == sort_key:
-                return i
-        return -1
+        return column_of_sort_key(self.model, sort_key)
 
     def _set_sort_indicator(self) -> None:
-        header = self.table.horizontalHeader()
-        blocked = header.blockSignals(True)
-        order = Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder
-        header.setSortIndicator(self._column_of(self._sort), order)
-        header.blockSignals(blocked)
+        show_sort_indicator(self.table, self._sort, self._descending)
 
     def _sort_indicator_changed(self, section: int, _order: Qt.SortOrder) -> None:
         if not (0 <= section < len(self.model.columns)) or self.model.columns[section].sort_key is None:
@@ -662,10 +663,7 @@ class UsersView(AreaView):
     # ------------------------------------------------------------ selection and detail
 
     def selected_row(self) -> SubjectRow | None:
-        index = self.table.currentIndex()
-        if not index.isValid() or not self.table.selectionModel().isRowSelected(index.row()):
-            return None
-        return self.model.row_at(index.row())
+        return selected_model_row(self.table)
 
     def _selection_changed(self) -> None:
         row = self.selected_row()
