@@ -346,6 +346,19 @@ def may_use_restricted(operator: Actor) -> bool:
     return operator.can(Permission.SUBJECTS_RESTRICT)
 
 
+def _outside_review(query: peewee.ModelSelect, actor: Actor) -> peewee.ModelSelect:
+    """Leave out the calls of subjects who objected (GDPR Art. 21) from support's review lists.
+
+    An objection excludes the subject from review queues and usage analytics;
+    compliance officers, who handle the objection, still see the calls. The
+    query must already be joined to ``Subject`` (a left outer join: calls of
+    unidentified callers stay).
+    """
+    if may_use_restricted(actor):
+        return query
+    return query.where((Subject.objected == False) | Subject.id.is_null())  # noqa: E712
+
+
 def _restriction_text(recording_id: int, what: str) -> str:
     return (f"Recording #{recording_id} belongs to a restricted user account (GDPR Art. 18: its data is kept "
             f"but not used), so it cannot be {what}. Only a compliance officer may do that while the "
@@ -547,7 +560,7 @@ def list_recordings(actor: Actor, flt: RecordingFilter | None = None, *, sort: s
     limit = max(1, min(int(limit), 5000))
     query = (Recording.select(*_LIST_FIELDS)
              .join(Subject, JOIN.LEFT_OUTER, on=(Recording.subject == Subject.id)))
-    query = _keyset(_apply_filter(query, flt), column, after, descending)
+    query = _keyset(_outside_review(_apply_filter(query, flt), actor), column, after, descending)
     with database_errors():
         raw = list(query.limit(limit).tuples())
         rows = _rows(raw, _store(store) if check_files else None)
@@ -566,10 +579,11 @@ def count_recordings(actor: Actor, flt: RecordingFilter | None = None, *, cap: i
     check_filter(flt)
     with database_errors():
         total = Recording.select().count()
-        if not flt.used():
+        if not flt.used() and may_use_restricted(actor):
             return RecordingCount(total, False, total)
-        query = _apply_filter(Recording.select(Recording.id)
-                              .join(Subject, JOIN.LEFT_OUTER, on=(Recording.subject == Subject.id)), flt)
+        query = _outside_review(_apply_filter(Recording.select(Recording.id)
+                                              .join(Subject, JOIN.LEFT_OUTER, on=(Recording.subject == Subject.id)),
+                                              flt), actor)
         matching = query.limit(cap + 1).count()
     return RecordingCount(min(matching, cap), matching > cap, total)
 

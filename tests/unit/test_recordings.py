@@ -627,3 +627,30 @@ def test_demo_recordings_are_read_from_the_store(sqlite_instance: Instance) -> N
             continue
         assert recordings.waveform(support, row.id).frames > 0
     assert recordings.verify_recordings(sqlite_instance.compliance).ok
+
+
+def test_objected_subjects_calls_leave_support_review_lists(instance: Instance, tmp_path: Path) -> None:
+    """GDPR Art. 21: an objection takes the subject out of review queues; compliance still sees the calls."""
+    from rcrm_desktop.core import recordings as rec
+    from rcrm_desktop.core.store import RecordingsStore
+    from rcrm_desktop.db.models import Recording, Subject
+
+    store = RecordingsStore(tmp_path / "store")
+    wav = tmp_path / "call.wav"
+    from rcrm_desktop.audio.synth import synth_call, write_wav
+
+    write_wav(wav, synth_call(1.0, 8000, stereo=True, seed=1), 8000)
+    keep = Subject.create(user_id="U-KEEP", name="Keep Me", name_key="keep me", search_key="keep me u-keep")
+    gone = Subject.create(user_id="U-OBJ", name="Object Me", name_key="object me", search_key="object me u-obj",
+                          objected=True, objected_reason="Art. 21 objection")
+    for i, subject in enumerate((keep, gone, None)):
+        stored = store.add_file(wav, f"call-{i}.wav")
+        Recording.create(subject=subject, path=stored.relative, sha256=f"{i:064x}",
+                         original_sha256=stored.sha256, format="wav", duration_ms=1000, sample_rate=8000,
+                         channels=2, size_bytes=stored.size_bytes, started_at=dt.datetime(2026, 1, 1, 10, i),
+                         direction="inbound")
+    support_ids = {r.subject_id for r in rec.list_recordings(instance.support, check_files=False)}
+    assert support_ids == {keep.id, None}
+    assert rec.count_recordings(instance.support).matching == 2
+    officer_ids = {r.subject_id for r in rec.list_recordings(instance.compliance, check_files=False)}
+    assert officer_ids == {keep.id, gone.id, None}
