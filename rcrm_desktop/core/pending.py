@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from rcrm_desktop import paths
-from rcrm_desktop.core.store import RecordingsStore, _fsync_dir
+from rcrm_desktop.core.store import TEMP_SUFFIX, RecordingsStore, _fsync_dir, sha256_of
 from rcrm_desktop.db.connection import database_errors
 from rcrm_desktop.db.models import PendingFileOperation, Recording, database, utcnow
 from rcrm_desktop.errors import ValidationError
@@ -543,9 +543,46 @@ def _sweep_pending_folder(store: RecordingsStore, report: RecoveryReport) -> Non
             with contextlib.suppress(OSError):
                 entry.rmdir()
         else:
+            if _restore_redaction_backup(store, entry):
+                report.files_restored += 1
+                continue
             with contextlib.suppress(OSError):
                 entry.unlink()
                 report.orphans_deleted += 1
+
+
+_REDACTION_BACKUP = re.compile(r"^redact-(\d+)-[0-9a-f]+" + re.escape(TEMP_SUFFIX) + "$")
+
+
+def _restore_redaction_backup(store: RecordingsStore, entry: Path) -> bool:
+    """Put back the audio a redaction set aside when the process died before its transaction committed.
+
+    Redaction keeps the old file in the pending-delete area as
+    ``redact-<recording id>-<random>.part`` while its transaction runs and
+    replaces the stored file. If the row still names the old hash and the
+    stored file does not match it but the set-aside copy does, the rows were
+    rolled back: the copy goes back. In every other case the copy is stale and
+    is deleted by the caller (the redaction committed, or the recording is gone).
+    """
+    match = _REDACTION_BACKUP.match(entry.name)
+    if match is None or not entry.is_file():
+        return False
+    with database_errors():
+        row = Recording.get_or_none(Recording.id == int(match.group(1)))
+    if row is None:
+        return False
+    try:
+        target = store.resolve(row.path)
+    except ValidationError:
+        return False
+    if target.is_file() and sha256_of(target) == row.sha256:
+        return False
+    if sha256_of(entry) != row.sha256:
+        return False
+    os.replace(entry, target)
+    _fsync_dir(target.parent)
+    log.warning("Restored recording #%d: a redaction was interrupted before it was committed", row.id)
+    return True
 
 
 def sweep_waveform_cache() -> int:

@@ -654,3 +654,37 @@ def test_objected_subjects_calls_leave_support_review_lists(instance: Instance, 
     assert rec.count_recordings(instance.support).matching == 2
     officer_ids = {r.subject_id for r in rec.list_recordings(instance.compliance, check_files=False)}
     assert officer_ids == {keep.id, gone.id, None}
+
+
+def test_a_redaction_killed_before_its_commit_is_undone_at_start_up(sqlite_instance: Instance,
+                                                                     tmp_path: Path) -> None:
+    """The set-aside original goes back when the row still names it; a stale copy is simply deleted."""
+    from rcrm_desktop.audio.synth import synth_call, write_wav
+    from rcrm_desktop.core.pending import recover_pending
+    from rcrm_desktop.core.store import RecordingsStore, sha256_of
+    from rcrm_desktop.db.models import Recording
+
+    store = RecordingsStore(tmp_path / "store")
+    original = tmp_path / "original.wav"
+    write_wav(original, synth_call(1.0, 8000, stereo=False, seed=3), 8000)
+    stored = store.add_file(original, "calls/one.wav")
+    rec = Recording.create(path=stored.relative, sha256=stored.sha256, original_sha256=stored.sha256,
+                           format="wav", duration_ms=1000, sample_rate=8000, channels=1,
+                           size_bytes=stored.size_bytes, started_at=dt.datetime(2026, 1, 1), direction="inbound")
+    store.pending_dir.mkdir(parents=True, exist_ok=True)
+    # the process died after replacing the file and before the commit: row = old hash, file = redacted
+    backup = store.pending_dir / f"redact-{rec.id}-abc123.part"
+    shutil.copy2(stored.path, backup)
+    write_wav(stored.path, synth_call(1.0, 8000, stereo=False, seed=4), 8000)
+    report = recover_pending(store)
+    assert report.files_restored == 1
+    assert sha256_of(stored.path) == rec.sha256
+    assert not backup.exists()
+    # a committed redaction leaves only a stale copy: deleted, the stored file untouched
+    shutil.copy2(original, backup)
+    Recording.update(sha256=sha256_of(stored.path)).where(Recording.id == rec.id).execute()
+    write_wav(tmp_path / "other.wav", synth_call(1.0, 8000, stereo=False, seed=5), 8000)
+    shutil.copy2(tmp_path / "other.wav", backup)
+    before = sha256_of(stored.path)
+    recover_pending(store)
+    assert not backup.exists() and sha256_of(stored.path) == before
