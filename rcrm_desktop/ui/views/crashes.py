@@ -88,6 +88,7 @@ from rcrm_desktop.errors import RcrmError, ValidationError
 from rcrm_desktop.ui import colors, fmt, icons, style
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
+from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
 from rcrm_desktop.ui.views.base import (
@@ -1656,13 +1657,8 @@ class CrashesView(AreaView):
         """Import in the background with a cancellable progress dialog; a summary follows."""
         actor = self.session.actor
         names = ", ".join(p.name for p in paths[:3]) + (" …" if len(paths) > 3 else "")
-        progress = QProgressDialog(self.tr("Reading %1…").replace("%1", names), self.tr("Cancel"), 0, 0, self)
-        progress.setWindowTitle(self.tr("Importing crash reports"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(460)
+        progress = open_progress(self, self.tr("Importing crash reports"),
+                                 self.tr("Reading %1…").replace("%1", names))
         self.import_progress = progress
         self.import_action.setEnabled(False)
 
@@ -1670,13 +1666,8 @@ class CrashesView(AreaView):
             return crashes.import_events(actor, *paths, progress=lambda d, t, x: task.report(d, t, x))
 
         def on_progress(done: int, total: int, text: str) -> None:
-            dialog = self.import_progress
-            if dialog is None:
-                return
-            # setValue() of a modal progress dialog processes events, which may finish the task: call it last.
-            dialog.setLabelText(self.tr("Importing crash reports — %1").replace("%1", text))
-            dialog.setMaximum(max(total, 1))
-            dialog.setValue(min(done, max(total, 1)))
+            update_progress(self.import_progress, done, total,
+                            self.tr("Importing crash reports — %1").replace("%1", text))
 
         task = run_task(work, on_done=self._import_finished, on_error=self._import_failed, progress=on_progress)
         self.import_task = task
@@ -1686,12 +1677,8 @@ class CrashesView(AreaView):
         return task
 
     def _close_progress(self, attr: str) -> None:
-        dialog = getattr(self, attr)
-        if dialog is not None:
-            dialog.reset()
-            dialog.close()
-            dialog.deleteLater()
-            setattr(self, attr, None)
+        close_progress(getattr(self, attr))
+        setattr(self, attr, None)
 
     def _import_finished(self, report: ImportReport) -> None:
         self._close_progress("import_progress")
@@ -1749,24 +1736,15 @@ class CrashesView(AreaView):
 
     def start_rescrub(self) -> Task:
         actor = self.session.actor
-        progress = QProgressDialog(self.tr("Re-scrubbing stored crash reports…"), self.tr("Cancel"), 0, 0, self)
-        progress.setWindowTitle(self.tr("Re-scrub"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(420)
+        progress = open_progress(self, self.tr("Re-scrub"), self.tr("Re-scrubbing stored crash reports…"),
+                                 minimum_width=420)
         self.rescrub_progress = progress
 
         def work(task: Task) -> RescrubReport:
             return crashes.rescrub_events(actor, progress=lambda d, t, x: task.report(d, t, x))
 
         def on_progress(done: int, total: int, text: str) -> None:
-            dialog = self.rescrub_progress
-            if dialog is not None:
-                dialog.setLabelText(self.tr("Re-scrubbing: %1").replace("%1", text))
-                dialog.setMaximum(max(total, 1))
-                dialog.setValue(min(done, max(total, 1)))  # last: it may process events
+            update_progress(self.rescrub_progress, done, total, self.tr("Re-scrubbing: %1").replace("%1", text))
 
         task = run_task(work, on_done=self._rescrub_finished, on_error=self._rescrub_failed, progress=on_progress)
         self.rescrub_task = task

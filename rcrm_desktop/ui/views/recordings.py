@@ -83,6 +83,7 @@ from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.annotation import AnnotationDialog
 from rcrm_desktop.ui.dialogs.redaction import RedactionDialog
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
+from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
 from rcrm_desktop.ui.views.base import (
@@ -1384,13 +1385,8 @@ class RecordingsView(AreaView):
     def start_import(self, folder: Path) -> Task:
         """Import in the background: a progress dialog says which file, Cancel stops after it; a summary follows."""
         actor = self.actor
-        progress = QProgressDialog(self.tr("Reading %1…").replace("%1", folder.name), self.tr("Cancel"), 0, 0, self)
-        progress.setWindowTitle(self.tr("Importing recordings"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(460)
+        progress = open_progress(self, self.tr("Importing recordings"),
+                                 self.tr("Reading %1…").replace("%1", folder.name))
         self.import_progress = progress
         self.import_action.setEnabled(False)
         stop = threading.Event()  # set by Cancel; checked by the import between files
@@ -1404,14 +1400,9 @@ class RecordingsView(AreaView):
             return recordings.import_recordings(actor, folder, progress=step)
 
         def on_progress(done: int, total: int, name: str) -> None:
-            if self.import_progress is None:
-                return
-            self.import_progress.setMaximum(max(1, total))
-            self.import_progress.setValue(min(done, total))
-            if name:
-                self.import_progress.setLabelText(self.tr("Copying recording %1 of %2: %3")
-                                                  .replace("%1", str(done + 1)).replace("%2", str(total))
-                                                  .replace("%3", name))
+            label = (self.tr("Copying recording %1 of %2: %3").replace("%1", str(done + 1))
+                     .replace("%2", str(total)).replace("%3", name)) if name else None
+            update_progress(self.import_progress, done, total, label)
 
         task = run_task(work, on_done=lambda report: self._import_finished(folder, report),
                         on_error=lambda exc: self._import_failed(exc), progress=on_progress)
@@ -1420,11 +1411,8 @@ class RecordingsView(AreaView):
 
     def _close_import(self) -> None:
         self.import_action.setEnabled(self.actor.can(Permission.RECORDINGS_IMPORT))
-        if self.import_progress is not None:
-            self.import_progress.reset()
-            self.import_progress.close()
-            self.import_progress.deleteLater()
-            self.import_progress = None
+        close_progress(self.import_progress)
+        self.import_progress = None
         self.import_task = None
 
     def _import_finished(self, folder: Path, report: ImportReport) -> None:

@@ -72,6 +72,7 @@ from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.hold import PlaceHoldDialog, ReleaseHoldDialog
 from rcrm_desktop.ui.dialogs.retention_rule import RetentionRuleDialog
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
+from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
 from rcrm_desktop.ui.views.base import AreaView, setup_table
@@ -954,26 +955,17 @@ class RetentionView(AreaView):
                   self.tr("Resuming the interrupted retention run"))
 
     def _run(self, work: Any, title: str) -> Task:
-        progress = QProgressDialog(self.tr("Starting…"), self.tr("Cancel"), 0, 0, self)
+        progress = open_progress(self, title, self.tr("Starting…"), minimum_duration_ms=200)
         progress.setObjectName("retentionProgress")
-        progress.setWindowTitle(title)
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(200)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(460)
         self.apply_progress = progress
         self.apply_button.setEnabled(False)
         self.apply_action.setEnabled(False)
 
         def on_progress(done: int, total: int, text: str) -> None:
-            dialog = self.apply_progress
-            if dialog is None:
-                return
+            label = None
             if text and not (self.apply_task is not None and self.apply_task.cancelled):
-                dialog.setLabelText(text if text != "Done" else self.tr("Finishing…"))
-            dialog.setMaximum(max(total, done, 1))
-            dialog.setValue(done)
+                label = text if text != "Done" else self.tr("Finishing…")
+            update_progress(self.apply_progress, done, total, label)
 
         task = run_task(work, on_done=self._run_finished, on_error=self._run_failed, progress=on_progress)
         if self.apply_progress is progress:
@@ -984,11 +976,8 @@ class RetentionView(AreaView):
         return task
 
     def _close_progress(self) -> None:
-        if self.apply_progress is not None:
-            self.apply_progress.reset()
-            self.apply_progress.close()
-            self.apply_progress.deleteLater()
-            self.apply_progress = None
+        close_progress(self.apply_progress)
+        self.apply_progress = None
         self.apply_task = None
         self.apply_button.setEnabled(True)
         self.apply_action.setEnabled(True)

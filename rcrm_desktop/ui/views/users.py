@@ -54,6 +54,7 @@ from rcrm_desktop.errors import RcrmError, ValidationError
 from rcrm_desktop.ui import colors, fmt, icons, style
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
+from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
 from rcrm_desktop.ui.views.base import (
@@ -730,13 +731,8 @@ class UsersView(AreaView):
     def start_import(self, path: Path) -> Task:
         """Import a CSV in the background with a cancellable progress dialog; a summary box follows."""
         actor = self.session.actor
-        progress = QProgressDialog(self.tr("Reading %1…").replace("%1", path.name), self.tr("Cancel"), 0, 0, self)
-        progress.setWindowTitle(self.tr("Importing user accounts"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(420)
+        progress = open_progress(self, self.tr("Importing user accounts"),
+                                 self.tr("Reading %1…").replace("%1", path.name), minimum_width=420)
         self.import_progress = progress
         self.import_action.setEnabled(False)
 
@@ -754,16 +750,9 @@ class UsersView(AreaView):
             return report, task.cancelled
 
         def on_progress(done: int, total: int, _text: str) -> None:
-            # setValue() on a modal progress dialog runs the event loop, so the import may finish (and
-            # the dialog be closed) inside it: work on a local reference and set the value last.
-            dialog = self.import_progress
-            if dialog is None:
-                return
-            dialog.setMaximum(max(total, done, 1))
-            dialog.setLabelText(
-                self.tr("Importing user accounts from %1: row %2 of %3")
-                .replace("%1", path.name).replace("%2", fmt.count(done)).replace("%3", fmt.count(max(total, done))))
-            dialog.setValue(done)
+            update_progress(self.import_progress, done, total, self.tr("Importing user accounts from %1: row %2 of %3")
+                            .replace("%1", path.name).replace("%2", fmt.count(done))
+                            .replace("%3", fmt.count(max(total, done))))
 
         task = run_task(work, on_done=lambda result: self._import_finished(path, result),
                         on_error=lambda exc: self._import_failed(path, exc), progress=on_progress)
@@ -776,11 +765,8 @@ class UsersView(AreaView):
 
     def _close_import_progress(self) -> None:
         self.import_action.setEnabled(self.session.actor.can(Permission.SUBJECTS_IMPORT))
-        if self.import_progress is not None:
-            self.import_progress.reset()
-            self.import_progress.close()
-            self.import_progress.deleteLater()
-            self.import_progress = None
+        close_progress(self.import_progress)
+        self.import_progress = None
         self.import_task = None
 
     def _import_finished(self, path: Path, result: tuple[ImportReport, bool]) -> None:

@@ -66,6 +66,7 @@ from rcrm_desktop.ui.dialogs.request_actions import (
     step_dialog,
 )
 from rcrm_desktop.ui.letter_pdf import write_letter_html, write_letter_pdf
+from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
 from rcrm_desktop.ui.widgets.subject_detail import StateChip, set_muted
@@ -756,13 +757,8 @@ class RequestDetailPane(QFrame):
         if self.detail is None or self.why_not("package") is not None:
             return None
         actor, request_id, store = self.session.actor, self.detail.id, self.store
-        progress = QProgressDialog(self.tr("Reading the subject's data…"), self.tr("Cancel"), 0, 0, self)
-        progress.setWindowTitle(self.tr("Building the access package"))
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(400)
-        progress.setAutoClose(False)
-        progress.setAutoReset(False)
-        progress.setMinimumWidth(440)
+        progress = open_progress(self, self.tr("Building the access package"), self.tr("Reading the subject's data…"),
+                                 minimum_width=440, minimum_duration_ms=400)
         self.package_progress = progress
 
         def work(task: Task) -> PackageResult:
@@ -770,10 +766,7 @@ class RequestDetailPane(QFrame):
                                                        progress=lambda d, t, s: task.report(d, t, s))
 
         def on_progress(done: int, total: int, text: str) -> None:
-            if self.package_progress is not None:
-                self.package_progress.setMaximum(max(1, total))
-                self.package_progress.setValue(min(done, total))
-                self.package_progress.setLabelText(text)
+            update_progress(self.package_progress, done, total, text)
 
         task = run_task(work, on_done=self._package_built, on_error=self._package_failed, progress=on_progress)
         self.package_task = task
@@ -782,11 +775,8 @@ class RequestDetailPane(QFrame):
         return task
 
     def _close_package_progress(self) -> None:
-        if self.package_progress is not None:
-            self.package_progress.reset()
-            self.package_progress.close()
-            self.package_progress.deleteLater()
-            self.package_progress = None
+        close_progress(self.package_progress)
+        self.package_progress = None
         self.package_task = None
 
     def _package_built(self, result: PackageResult) -> None:
