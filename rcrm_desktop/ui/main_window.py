@@ -2,9 +2,12 @@
 
 Guarantees:
 
-* only the areas whose ``permission`` the logged-in operator holds are built
-  and listed (``Actor.can``); core checks the permission again on every call,
-  so a hidden area is a courtesy, not the rule;
+* only the areas whose ``permission`` the logged-in operator holds are listed
+  (``Actor.can``); core checks the permission again on every call, so a hidden
+  area is a courtesy, not the rule;
+* an area is imported and built when it is first shown or asked for, and the
+  rest one per idle moment after the window opens (``ui.areas``), so the
+  window appears without waiting for areas nobody has looked at yet;
 * ``Ctrl+1…9`` switch areas, ``Ctrl+F`` searches in the current one, ``F5``
   reloads it; every action is in the menu bar with its shortcut shown;
 * after ``idle_lock_minutes`` (an instance option) without keyboard or mouse
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -46,28 +49,20 @@ from rcrm_desktop.core import operators
 from rcrm_desktop.core.permissions import ROLE_LABELS, Actor, Permission
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import icons, style
+from rcrm_desktop.ui.areas import AREAS, AreaSpec
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.about import AboutDialog
 from rcrm_desktop.ui.dialogs.lock import LockDialog
 from rcrm_desktop.ui.idle import IdleWatcher
 from rcrm_desktop.ui.session import AppSession
-from rcrm_desktop.ui.views.audit import AuditView
 from rcrm_desktop.ui.views.base import AreaView, app_settings
-from rcrm_desktop.ui.views.crashes import CrashesView
-from rcrm_desktop.ui.views.dashboard import DashboardView
-from rcrm_desktop.ui.views.operators import OperatorsView
-from rcrm_desktop.ui.views.recordings import RecordingsView
-from rcrm_desktop.ui.views.requests import RequestsView
-from rcrm_desktop.ui.views.retention import RetentionView
-from rcrm_desktop.ui.views.users import UsersView
 
 log = logging.getLogger(__name__)
 
-#: The areas in rail order (Ctrl+1 … Ctrl+9); each is listed only for operators holding its permission.
-AREA_CLASSES: list[type[AreaView] | None] = [DashboardView, UsersView, RequestsView, RecordingsView, CrashesView,
-                                             RetentionView, OperatorsView, AuditView]
 
 DEFAULT_SIZE = QSize(1280, 800)
+#: After the window shows, the areas not yet opened are built one per idle moment this far apart.
+PREBUILD_DELAY_MS = 400
 
 
 def tr(text: str) -> str:
@@ -93,20 +88,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(self.tr("%1 — %2").replace("%1", APP_NAME).replace("%2", session.instance_name))
         self.setWindowIcon(style.app_icon())
 
-        self.areas: list[AreaView] = []
-        for cls in AREA_CLASSES:
-            if cls is None:
-                continue
-            if cls.permission is not None and not session.actor.can(cls.permission):
-                continue
-            area = cls(session, None)
-            area.status_message.connect(self._show_status)
-            self.areas.append(area)
-        self.dashboard = self.area_by_name("DashboardView")
-        if isinstance(self.dashboard, DashboardView):
-            self.dashboard.navigate_requested.connect(self.switch_to_area)
-            self.dashboard.set_navigation_targets({a.objectName() for a in self.areas})
-        self._link_areas()
+        #: The areas the operator's role may open, in rail order; each is built the first time it is needed
+        #: (shown, asked for by name, or after start-up while the window is idle), so the window opens fast.
+        self.area_specs: list[AreaSpec] = [
+            spec for spec in AREAS if spec.permission is None or session.actor.can(spec.permission)]
+        self._built: list[AreaView | None] = [None] * len(self.area_specs)
+        self.area_menus: dict[int, QMenu] = {}
+        self._prebuild = QTimer(self)
+        self._prebuild.setSingleShot(True)
+        self._prebuild.setInterval(PREBUILD_DELAY_MS)
+        self._prebuild.timeout.connect(self._build_next_area)
 
         self.screens = QStackedWidget(self)
         self.workspace = self._build_workspace()
@@ -127,9 +118,10 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(lambda: self.lock(idle=True))
 
         self.restore_settings()
-        if self.rail.currentRow() < 0 and self.areas:
+        if self.rail.currentRow() < 0 and self.area_specs:
             self.switch_to(0)
         self.idle.start()
+        self._prebuild.start()
 
     # -- building
 
@@ -173,12 +165,12 @@ class MainWindow(QMainWindow):
         self.rail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.rail.setSpacing(1)
         font = style.scaled_font(self.rail.font(), 1.02, QFont.Weight.Medium)
-        for index, area in enumerate(self.areas):
-            item = QListWidgetItem(icons.icon(area.icon_name), area.title())
+        for index, spec in enumerate(self.area_specs):
+            item = QListWidgetItem(icons.icon(spec.icon_name), spec.title())
             item.setFont(font)
             item.setSizeHint(QSize(style.RAIL_WIDTH - 16, 38))
             shortcut = f" (Ctrl+{index + 1})" if index < 9 else ""
-            item.setToolTip(area.title() + shortcut)
+            item.setToolTip(spec.title() + shortcut)
             self.rail.addItem(item)
         self.rail.currentRowChanged.connect(self._area_changed)
         col.addWidget(self.rail, 1)
@@ -198,8 +190,8 @@ class MainWindow(QMainWindow):
         row.addWidget(panel)
 
         self.area_stack = QStackedWidget()
-        for area in self.areas:
-            self.area_stack.addWidget(area)
+        for _spec in self.area_specs:
+            self.area_stack.addWidget(QWidget())  # a placeholder until the area is built
         row.addWidget(self.area_stack, 1)
         return workspace
 
@@ -227,19 +219,13 @@ class MainWindow(QMainWindow):
                                            self.refresh_current)
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
-        self.area_file_actions: list[QAction] = []
-        for index, area in enumerate(self.areas):
-            for source in area.file_actions():
-                proxy = self._action(source.text(), "file-import-outline", None,
-                                     lambda _c=False, i=index, a=source: self._run_area_action(i, a))
-                proxy.setIcon(source.icon())
-                proxy.setEnabled(source.isEnabled())
-                proxy.setToolTip(source.toolTip())
-                source.changed.connect(lambda p=proxy, a=source: p.setEnabled(a.isEnabled()))
-                file_menu.addAction(proxy)
-                self.area_file_actions.append(proxy)
-        if self.area_file_actions:
-            file_menu.addSeparator()
+        #: The File menu lists each area's imports and exports; they come from the built areas, so the
+        #: areas that have any are built when the menu first opens (usually long done by the idle build).
+        self.file_menu = file_menu
+        self._file_actions_added = False
+        self._file_actions_end = file_menu.addSeparator()
+        self._area_file_actions: list[QAction] = []
+        file_menu.aboutToShow.connect(self._add_area_file_actions)
         self.lock_action = self._action(self.tr("&Lock session"), "lock-outline", QKeySequence("Ctrl+L"),
                                         lambda: self.lock())
         file_menu.addAction(self.lock_action)
@@ -254,9 +240,9 @@ class MainWindow(QMainWindow):
         self.area_actions: list[QAction] = []
         group = QActionGroup(self)
         group.setExclusive(True)
-        for index, area in enumerate(self.areas):
+        for index, spec in enumerate(self.area_specs):
             shortcut = QKeySequence(f"Ctrl+{index + 1}") if index < 9 else None
-            action = self._action(area.title(), area.icon_name, shortcut, lambda _c=False, i=index: self.switch_to(i))
+            action = self._action(spec.title(), spec.icon_name, shortcut, lambda _c=False, i=index: self.switch_to(i))
             action.setCheckable(True)
             group.addAction(action)
             view_menu.addAction(action)
@@ -264,15 +250,6 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self.search_action = self._action(self.tr("&Search"), "magnify", QKeySequence("Ctrl+F"), self.focus_search)
         view_menu.addAction(self.search_action)
-
-        self.area_menus: dict[int, QMenu] = {}
-        for index, area in enumerate(self.areas):
-            actions = area.menu_actions()
-            if actions:
-                menu = bar.addMenu(area.title())
-                menu.addActions(actions)
-                menu.menuAction().setVisible(False)
-                self.area_menus[index] = menu
 
         self.settings_action: QAction | None = None
         self.scrub_rules_action: QAction | None = None
@@ -286,6 +263,8 @@ class MainWindow(QMainWindow):
             tools_menu.addAction(self.scrub_rules_action)
 
         help_menu = bar.addMenu(self.tr("&Help"))
+        #: Where an area's own menu goes once the area is built (before Tools, or Help).
+        self._area_menu_anchor = (tools_menu if self.settings_action is not None else help_menu).menuAction()
         self.about_action = self._action(self.tr("&About %1").replace("%1", APP_NAME), "information-outline",
                                          None, self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -304,21 +283,12 @@ class MainWindow(QMainWindow):
 
         ScrubRulesDialog(self.session, self).exec()
 
-    def _link_areas(self) -> None:
-        """Cross-links between areas: a user's recordings and back."""
-        recordings = self.area_by_name("RecordingsView")
-        users = self.area_by_name("UsersView")
-        if isinstance(recordings, RecordingsView):
-            recordings.open_subject_requested.connect(self.open_subject)
-            if isinstance(users, UsersView):
-                users.open_recordings_requested.connect(self.open_subject_recordings)
-
     def open_subject_recordings(self, subject_id: int) -> bool:
         """Show the Recordings area filtered to one subject (loaded and audited once)."""
         recordings = self.area_by_name("RecordingsView")
-        if not isinstance(recordings, RecordingsView):
+        if recordings is None:
             return False
-        recordings.show_subject_recordings(subject_id)
+        recordings.show_subject_recordings(subject_id)  # type: ignore[attr-defined]
         return self.switch_to_area("RecordingsView")
 
     def _run_area_action(self, index: int, action: QAction) -> None:
@@ -364,44 +334,140 @@ class MainWindow(QMainWindow):
         box.setToolTip(tooltip)
         return box, label
 
-    # -- areas
+    # -- areas (each built on first use)
+
+    def area_at(self, index: int) -> AreaView:
+        """The area at ``index`` in rail order, built now if it was not yet."""
+        area = self._built[index]
+        return area if area is not None else self._build_area(index)
+
+    def _build_area(self, index: int) -> AreaView:
+        """Build one area: its signals, its remembered state, its place in the stack and its own menu."""
+        area = self.area_specs[index].load()(self.session, None)
+        self._built[index] = area
+        area.status_message.connect(self._show_status)
+        name = area.objectName()
+        if name == "DashboardView":
+            area.navigate_requested.connect(self.switch_to_area)  # type: ignore[attr-defined]
+            area.set_navigation_targets(set(self.area_names()))  # type: ignore[attr-defined]
+        elif name == "RecordingsView":
+            area.open_subject_requested.connect(self.open_subject)  # type: ignore[attr-defined]
+        elif name == "UsersView" and "RecordingsView" in self.area_names():
+            area.open_recordings_requested.connect(self.open_subject_recordings)  # type: ignore[attr-defined]
+        self._restore_area_state(area, app_settings())
+
+        placeholder = self.area_stack.widget(index)
+        was_current = self.area_stack.currentIndex() == index
+        self.area_stack.insertWidget(index, area)
+        self.area_stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        if was_current:
+            self.area_stack.setCurrentIndex(index)
+
+        actions = area.menu_actions()
+        if actions:
+            menu = QMenu(area.title(), self)
+            menu.addActions(actions)
+            self.menuBar().insertMenu(self._area_menu_anchor, menu)
+            menu.menuAction().setVisible(self.rail.currentRow() == index)
+            self.area_menus[index] = menu
+        if self._file_actions_added:
+            self._add_file_actions_of(index, area)
+        return area
+
+    def _build_next_area(self) -> None:
+        """After start-up, build the areas not yet shown one per idle moment, so switching to them is instant."""
+        if self._ended:
+            return
+        if not self.locked:
+            index = next((i for i, area in enumerate(self._built) if area is None), None)
+            if index is None:
+                return
+            try:
+                self.area_at(index)
+            except RcrmError as exc:
+                log.warning("Could not prepare the %s area: %s", self.area_specs[index].name,
+                            type(exc).__name__)
+                return
+        self._prebuild.start()
+
+    def _add_area_file_actions(self) -> None:
+        """Fill the File menu with the areas' imports and exports (once; areas built later add theirs)."""
+        if self._file_actions_added:
+            return
+        self._file_actions_added = True
+        for index, area in enumerate(self.areas):
+            self._add_file_actions_of(index, area)
+
+    def _add_file_actions_of(self, index: int, area: AreaView) -> None:
+        for source in area.file_actions():
+            proxy = self._action(source.text(), "file-import-outline", None,
+                                 lambda _c=False, i=index, a=source: self._run_area_action(i, a))
+            proxy.setIcon(source.icon())
+            proxy.setEnabled(source.isEnabled())
+            proxy.setToolTip(source.toolTip())
+            source.changed.connect(lambda p=proxy, a=source: p.setEnabled(a.isEnabled()))
+            before = next((p for p in self._area_file_actions if p.property("areaIndex") > index),
+                          self._file_actions_end)
+            proxy.setProperty("areaIndex", index)
+            self.file_menu.insertAction(before, proxy)
+            self._area_file_actions.append(proxy)
+        self._area_file_actions.sort(key=lambda p: p.property("areaIndex"))
+
+    @property
+    def area_file_actions(self) -> list[QAction]:
+        """The File menu's area actions (building the areas that provide them)."""
+        self._add_area_file_actions()
+        return list(self._area_file_actions)
+
+    @property
+    def areas(self) -> list[AreaView]:
+        """Every area in rail order, building those not built yet."""
+        return [self.area_at(i) for i in range(len(self.area_specs))]
+
+    def built_areas(self) -> list[AreaView]:
+        return [area for area in self._built if area is not None]
 
     def area_by_name(self, name: str) -> AreaView | None:
-        return next((a for a in self.areas if a.objectName() == name), None)
+        """The area of that class name (built if needed); ``None`` when the role may not open it."""
+        names = self.area_names()
+        return self.area_at(names.index(name)) if name in names else None
 
     def area_names(self) -> list[str]:
-        return [a.objectName() for a in self.areas]
+        return [spec.name for spec in self.area_specs]
 
     def current_area(self) -> AreaView | None:
-        widget = self.area_stack.currentWidget() if hasattr(self, "area_stack") else None
-        return widget if isinstance(widget, AreaView) else None
+        if not hasattr(self, "area_stack"):
+            return None
+        index = self.area_stack.currentIndex()
+        return self._built[index] if 0 <= index < len(self._built) else None
 
     def area_count(self) -> int:
-        return len(self.areas)
+        return len(self.area_specs)
 
     def switch_to(self, index: int) -> None:
         """Show the area at ``index`` in rail order (what ``Ctrl+<index+1>`` does)."""
-        if 0 <= index < len(self.areas):
+        if 0 <= index < len(self.area_specs):
             self.rail.setCurrentRow(index)
 
     switch_area = switch_to
 
     def switch_to_area(self, name: str) -> bool:
         """Show the area whose object name is ``name`` (e.g. ``"UsersView"``); ``False`` when not listed."""
-        for index, area in enumerate(self.areas):
-            if area.objectName() == name:
-                self.switch_to(index)
-                return True
-        return False
+        names = self.area_names()
+        if name not in names:
+            return False
+        self.switch_to(names.index(name))
+        return True
 
     def _area_changed(self, index: int) -> None:
-        if not 0 <= index < len(self.areas):
+        if not 0 <= index < len(self.area_specs):
             return
+        area = self.area_at(index)
         self.area_stack.setCurrentIndex(index)
         self.area_actions[index].setChecked(True)
-        for menu_index, menu in getattr(self, "area_menus", {}).items():
+        for menu_index, menu in self.area_menus.items():
             menu.menuAction().setVisible(menu_index == index)
-        area = self.areas[index]
         try:
             area.activate()
         except RcrmError as exc:
@@ -575,7 +641,7 @@ class MainWindow(QMainWindow):
         if area is not None:
             s.setValue("area", area.objectName())
         s.endGroup()
-        for area in self.areas:
+        for area in self.built_areas():  # an area never built keeps what it saved last time
             s.beginGroup("areas/" + area.objectName())
             try:
                 area.save_state(s)
@@ -594,14 +660,18 @@ class MainWindow(QMainWindow):
             self.resize(DEFAULT_SIZE)
         if state is not None:
             self.restoreState(state)
-        for area in self.areas:
-            s.beginGroup("areas/" + area.objectName())
-            try:
-                area.restore_state(s)
-            except Exception:  # noqa: BLE001 - a damaged INI entry must not stop the window from opening
-                log.warning("Could not restore the state of %s", area.objectName())
-            finally:
-                s.endGroup()
+        for area in self.built_areas():
+            self._restore_area_state(area, s)
         if isinstance(current, str) and self.switch_to_area(current):
             return
         self.switch_to(0)
+
+    @staticmethod
+    def _restore_area_state(area: AreaView, s: QSettings) -> None:
+        s.beginGroup("areas/" + area.objectName())
+        try:
+            area.restore_state(s)
+        except Exception:  # noqa: BLE001 - a damaged INI entry must not stop the window from opening
+            log.warning("Could not restore the state of %s", area.objectName())
+        finally:
+            s.endGroup()

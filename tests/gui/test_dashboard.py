@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from rcrm_desktop.db.models import RightsRequest, Subject
 from rcrm_desktop.ui import app as gui_app
 from rcrm_desktop.ui import colors
-from rcrm_desktop.ui import main_window as main_window_module
 from rcrm_desktop.ui.views.dashboard import DashboardView
 
 pytestmark = pytest.mark.gui
@@ -89,10 +88,9 @@ def test_cards_lead_to_the_areas_of_the_main_window(qtbot, sqlite_instance, make
     assert isinstance(dashboard, DashboardView)
     qtbot.mouseClick(dashboard.cards["audit_total"], Qt.MouseButton.LeftButton)
     assert window.current_area() is window.area_by_name("AuditView")
-    if main_window_module.UsersView is not None:
-        window.switch_to(0)
-        qtbot.mouseClick(dashboard.cards["subjects"], Qt.MouseButton.LeftButton)
-        assert window.current_area() is window.area_by_name("UsersView")
+    window.switch_to(0)
+    qtbot.mouseClick(dashboard.cards["subjects"], Qt.MouseButton.LeftButton)
+    assert window.current_area() is window.area_by_name("UsersView")
 
 
 def test_failure_is_shown_inline(qtbot, sqlite_instance, make_session, monkeypatch) -> None:  # type: ignore[no-untyped-def]

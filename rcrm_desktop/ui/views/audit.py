@@ -49,6 +49,7 @@ from rcrm_desktop.core.audit import AuditFilter, AuditRow, ChainReport
 from rcrm_desktop.core.permissions import Permission
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import colors, fmt, icons, style, tasks
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.session import AppSession
@@ -121,12 +122,7 @@ def action_icon(action: str) -> QIcon:
 class AuditView(AreaView):
     """Filterable, lazily loaded audit log with a detail pane, chain verification and CSV export."""
 
-    icon_name = "clipboard-text-clock-outline"
-    permission = Permission.AUDIT_VIEW
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("AuditView", "Audit log")
+    spec = AREA["AuditView"]
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

@@ -7,7 +7,7 @@ and calls ``activate()`` when an area is shown and ``focus_search()`` on ``Ctrl+
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from rcrm_desktop import paths
 from rcrm_desktop.core.permissions import Permission
 from rcrm_desktop.ui import icons
+from rcrm_desktop.ui.areas import AreaSpec
 from rcrm_desktop.ui.session import AppSession
 
 
@@ -38,12 +39,20 @@ def app_settings() -> QSettings:
 class AreaView(QWidget):
     """Base of every area (Dashboard, Users, Operators, Audit, ...)."""
 
+    #: The area's entry in ``ui.areas.AREAS``: where ``icon_name``, ``permission`` and ``title()`` come from.
+    spec: ClassVar[AreaSpec | None] = None
     #: MDI icon name for the navigation rail.
-    icon_name = "circle-outline"
+    icon_name: ClassVar[str] = "circle-outline"
     #: The permission an operator needs to see this area (``None``: everyone).
-    permission: Permission | None = None
+    permission: ClassVar[Permission | None] = None
     #: Asks the main window to show a status-bar message.
     status_message = Signal(str)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.spec is not None:
+            cls.icon_name = cls.spec.icon_name
+            cls.permission = cls.spec.permission
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -52,7 +61,9 @@ class AreaView(QWidget):
 
     @classmethod
     def title(cls) -> str:
-        raise NotImplementedError
+        if cls.spec is None:
+            raise NotImplementedError(f"{cls.__name__} has no AreaSpec")
+        return cls.spec.title()
 
     def activate(self) -> None:
         """Called each time the area is shown; load or refresh what it displays."""

@@ -86,6 +86,7 @@ from rcrm_desktop.core.scrub import ScrubRule
 from rcrm_desktop.db.models import utcnow
 from rcrm_desktop.errors import RcrmError, ValidationError
 from rcrm_desktop.ui import colors, fmt, icons, style
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
@@ -976,12 +977,7 @@ class GroupDetailPane(QFrame):
 class CrashesView(AreaView):
     """Filter bar, keyset table of crash groups and the group detail in a remembered splitter."""
 
-    icon_name = "bug-outline"
-    permission = Permission.CRASHES_VIEW
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("CrashesView", "Crash reports")
+    spec = AREA["CrashesView"]
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

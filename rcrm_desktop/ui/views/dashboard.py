@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -35,6 +35,7 @@ from rcrm_desktop.core.instance import DashboardCounts
 from rcrm_desktop.core.permissions import ROLE_LABELS
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import colors, icons, style, tasks
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.views.base import AreaView
 
@@ -188,13 +189,9 @@ class CardSpec:
 class DashboardView(AreaView):
     """Cards for the key counts; clicking the user-account cards opens the Users area."""
 
-    icon_name = "view-dashboard-outline"
-    permission = None
-    navigate_requested = Signal(str)
+    spec = AREA["DashboardView"]
 
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("DashboardView", "Dashboard")
+    navigate_requested = Signal(str)
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from PySide6.QtCore import QCoreApplication, QItemSelection, QSettings, Qt
+from PySide6.QtCore import QItemSelection, QSettings, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,6 +39,7 @@ from rcrm_desktop.core.permissions import ROLE_LABELS, ROLE_PERMISSIONS, Permiss
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import colors, fmt, icons, style, tasks
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.operator_edit import (
     AddOperatorDialog,
@@ -80,12 +81,7 @@ def _exec_dialog(dialog: object) -> int:
 class OperatorsView(AreaView):
     """Table of operators with a detail pane; add, change role, disable/enable and reset password."""
 
-    icon_name = "shield-account-outline"
-    permission = Permission.OPERATORS_VIEW
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("OperatorsView", "Operators")
+    spec = AREA["OperatorsView"]
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

@@ -79,6 +79,7 @@ from rcrm_desktop.core.recordings import (
 )
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import colors, fmt, icons, style
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.annotation import AnnotationDialog
 from rcrm_desktop.ui.dialogs.redaction import RedactionDialog
@@ -172,14 +173,10 @@ def _size(size: int) -> str:
 class RecordingsView(AreaView):
     """Filter bar, keyset table of recordings and, in a splitter, the player with the recording's detail."""
 
-    icon_name = "phone-in-talk"
-    permission = Permission.RECORDINGS_VIEW
+    spec = AREA["RecordingsView"]
+
     #: The operator asked to open the user account (subject id): connect to ``MainWindow.open_subject``.
     open_subject_requested = Signal(int)
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("RecordingsView", "Recordings")
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

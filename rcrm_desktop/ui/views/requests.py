@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -53,6 +53,7 @@ from rcrm_desktop.core.requests import RequestDetail, RequestFilter, RequestRow
 from rcrm_desktop.core.store import RecordingsStore
 from rcrm_desktop.errors import RcrmError
 from rcrm_desktop.ui import colors, fmt, icons, style
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.new_request import NewRequestDialog
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
@@ -82,12 +83,7 @@ DUE_SOON_DAYS = deadlines.DUE_SOON_DAYS
 class RequestsView(AreaView):
     """Filter bar, deadline-sorted table and detail pane; a second tab for children's data."""
 
-    icon_name = "file-document-multiple-outline"
-    permission = Permission.REQUESTS_VIEW
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("RequestsView", "Requests")
+    spec = AREA["RequestsView"]
 
     def __init__(self, session: AppSession, parent: QWidget | None = None, *,
                  store: RecordingsStore | None = None, today: dt.date | None = None) -> None:

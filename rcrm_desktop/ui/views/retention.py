@@ -68,6 +68,7 @@ from rcrm_desktop.core.permissions import Permission
 from rcrm_desktop.core.retention import HeldBack, PreviewItem, RetentionPreview, RulePreview, RunReport
 from rcrm_desktop.errors import RcrmError, ValidationError
 from rcrm_desktop.ui import colors, fmt, icons, style
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.hold import PlaceHoldDialog, ReleaseHoldDialog
 from rcrm_desktop.ui.dialogs.retention_rule import RetentionRuleDialog
@@ -260,12 +261,7 @@ class RulesModel(QAbstractTableModel):
 class RetentionView(AreaView):
     """Rules with their preview, the items of the selected rule, runs with reports, and legal holds."""
 
-    icon_name = "calendar-clock"
-    permission = Permission.RETENTION_MANAGE
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("RetentionView", "Retention")
+    spec = AREA["RetentionView"]
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)

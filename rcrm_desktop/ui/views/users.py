@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -52,6 +52,7 @@ from rcrm_desktop.core.permissions import ROLE_LABELS, Permission
 from rcrm_desktop.core.subjects import ImportReport, SubjectCount, SubjectDetail, SubjectRow
 from rcrm_desktop.errors import RcrmError, ValidationError
 from rcrm_desktop.ui import colors, fmt, icons, style
+from rcrm_desktop.ui.areas import AREA
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.models.keyset import Column, KeysetTableModel
 from rcrm_desktop.ui.progress import close_progress, open_progress, update_progress
@@ -98,14 +99,10 @@ def _count_data_lines(path: Path) -> int:
 class UsersView(AreaView):
     """Filter bar, keyset table of user accounts and the detail pane in a remembered splitter."""
 
-    icon_name = "account-multiple"
-    permission = Permission.SUBJECTS_VIEW
+    spec = AREA["UsersView"]
+
     #: Show this subject's recordings (subject id): the main window opens the Recordings area.
     open_recordings_requested = Signal(int)
-
-    @classmethod
-    def title(cls) -> str:
-        return QCoreApplication.translate("UsersView", "Users")
 
     def __init__(self, session: AppSession, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
