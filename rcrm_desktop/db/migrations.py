@@ -23,9 +23,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrate import SchemaMigrator
+
+if TYPE_CHECKING:  # imported when a migration runs: it pulls in every engine's migrator (start-up time)
+    from playhouse.migrate import SchemaMigrator
 
 from rcrm_desktop import __version__
 from rcrm_desktop.db.connection import database_errors, engine_name
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 
-MigrationStep = Callable[[SchemaMigrator], None]
+MigrationStep = Callable[["SchemaMigrator"], None]
 
 #: Steps after the first schema, keyed by the version they bring the database to.
 #: Version 1 is the initial schema, created from the models.
@@ -86,6 +89,8 @@ def migrate(*, backup_dir: Path | None = None) -> int:
     backup = backup_sqlite(version, backup_dir)
     if backup is not None:
         log.info("Backed up the instance database to %s before migrating", backup)
+    from playhouse.migrate import SchemaMigrator
+
     migrator = SchemaMigrator.from_database(database.obj)
     for target in range(version + 1, CURRENT_VERSION + 1):
         step = STEPS.get(target)
