@@ -15,6 +15,7 @@ from rcrm_desktop.db.models import Subject
 from rcrm_desktop.errors import ValidationError
 from rcrm_desktop.ui import app as gui_app
 from rcrm_desktop.ui import main_window as main_window_module
+from rcrm_desktop.ui import style as style_module
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.dialogs.lock import LockDialog
 from rcrm_desktop.ui.dialogs.login import LoginDialog
@@ -469,3 +470,40 @@ def test_each_area_spec_names_its_class_and_areas_are_built_on_first_use(  # typ
     assert window.rail.count() == window.area_count() == len(window.area_names())
     qtbot.waitUntil(lambda: len(window.built_areas()) == window.area_count(), timeout=15_000)
     assert [type(a).__name__ for a in window.built_areas()] == window.area_names()
+
+
+def test_every_area_fits_a_laptop_screen_beside_the_rail(qtbot, sqlite_instance, make_session) -> None:  # type: ignore[no-untyped-def]
+    """The filter bars wrap onto more rows, so the window's minimum width stays below 1366 px (1280 with room)."""
+    window = window_for(qtbot, make_session(sqlite_instance.compliance))
+    window.show()
+    qtbot.waitExposed(window)
+    for index in range(window.area_count()):
+        window.switch_to(index)
+        area = window.current_area()
+        assert area is not None
+        assert area.minimumSizeHint().width() + style_module.RAIL_WIDTH <= 1280, area.objectName()
+
+
+def test_the_filter_bar_wraps_when_narrow(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QComboBox
+
+    from rcrm_desktop.ui.views.base import FilterBar, SearchField
+
+    bar = FilterBar(SearchField("Search"))
+    qtbot.addWidget(bar)
+    combos = []
+    for n in range(5):
+        combo = QComboBox()
+        combo.addItem(f"Filter number {n} with a long label")
+        bar.add_widget(combo)
+        combos.append(combo)
+    bar.resize(2400, bar.heightForWidth(2400))
+    bar.show()
+    qtbot.waitExposed(bar)
+    one_row = bar.heightForWidth(2400)
+    assert len({c.geometry().center().y() for c in combos}) == 1
+    assert bar.minimumSizeHint().width() < 600
+    bar.resize(600, bar.heightForWidth(600))
+    qtbot.waitUntil(lambda: len({c.geometry().y() for c in combos}) > 1)
+    assert bar.heightForWidth(600) > one_row
+    assert bar.clear_button.geometry().right() <= 600

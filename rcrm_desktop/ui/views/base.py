@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -27,6 +27,7 @@ from rcrm_desktop.core.permissions import Permission
 from rcrm_desktop.ui import icons
 from rcrm_desktop.ui.areas import AreaSpec
 from rcrm_desktop.ui.session import AppSession
+from rcrm_desktop.ui.widgets.flow import FlowLayout
 
 
 def app_settings() -> QSettings:
@@ -100,12 +101,16 @@ class SearchField(QLineEdit):
         self.setPlaceholderText(placeholder)
         self.setClearButtonEnabled(True)
         self.addAction(icons.icon("magnify"), QLineEdit.ActionPosition.LeadingPosition)
-        self.setMinimumWidth(280)
+        self.setMinimumWidth(240)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(lambda: self.search_changed.emit(self.text()))
         self.textChanged.connect(lambda _text: self._timer.start())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Room for a name and a user ID; the filter bar gives it this width when the area has it."""
+        return QSize(360, super().sizeHint().height())
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() == Qt.Key.Key_Escape and self.text():
@@ -120,25 +125,32 @@ class SearchField(QLineEdit):
 
 
 class FilterBar(QWidget):
-    """The strip on top of a table: search field, filter widgets, a clear button and the row count."""
+    """The strip on top of a table: search field, filter widgets, a clear button and the row count.
+
+    The search field and filters flow onto a second row when the area is
+    narrow (``FlowLayout``), so no area needs more than a laptop screen's width.
+    """
 
     def __init__(self, search: SearchField, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.search = search
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.addWidget(search, 2)
-        self.clear_button = QToolButton(self)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self._filters = QWidget(self)
+        self._layout = FlowLayout(self._filters)
+        self._layout.addWidget(search)
+        self.clear_button = QToolButton(self._filters)
         self.clear_button.setIcon(icons.icon("filter-remove-outline"))
         self.clear_button.setToolTip(self.tr("Clear search and filters"))
         self._layout.addWidget(self.clear_button)
-        self._layout.addStretch(1)
+        outer.addWidget(self._filters, 1)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("rowCount")
-        self._layout.addWidget(self.count_label)
+        outer.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def add_widget(self, widget: QWidget) -> None:
-        self._layout.insertWidget(self._layout.count() - 3, widget)
+        """Add a filter (before the clear button)."""
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
 
 def setup_table(table: QTableView) -> None:

@@ -381,6 +381,7 @@ class RetentionView(AreaView):
         actions.addWidget(self.edit_button)
         self.preview_note = style.muted_label("", page)
         self.preview_note.setObjectName("previewNote")
+        self.preview_note.setWordWrap(True)  # a long note must not widen the area beyond a laptop screen
         actions.addWidget(self.preview_note, 1)
         layout.addLayout(actions)
 
