@@ -797,6 +797,13 @@ class RetentionView(AreaView):
         self.why_list.clear()
         if p is None or not p.rule.active:
             self.why_title.setText(self.tr("Held back, and why"))
+            if p is not None:
+                item = QListWidgetItem(icons.icon("information-outline", colors.MUTED.name()),
+                                       self.tr("This rule keeps everything, so nothing needs holding back. Legal "
+                                               "holds and open rights requests are listed here once it removes "
+                                               "something."))
+                item.setForeground(colors.MUTED)
+                self.why_list.addItem(item)
             return
         self.why_title.setText(self.tr("Held back, and why — %1").replace("%1", style.count_text(
             p.held, self.tr("%1 item"), self.tr("%1 items"))))
