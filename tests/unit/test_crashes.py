@@ -618,3 +618,95 @@ def test_truncated_files_empty_files_and_missing_paths(sqlite_instance: Instance
     assert any("rest of the file cannot be read" in r for r in reasons)
     assert "no such file or folder" in reasons
     assert report.sources == 4
+
+
+# ---------------------------------------------------------------- parallel preparation
+
+
+def _stored_state() -> dict[str, Any]:
+    """Everything an import stores, keyed by what does not depend on row ids."""
+    fp = {g.id: g.fingerprint for g in CrashGroup.select(CrashGroup.id, CrashGroup.fingerprint)}
+    return {
+        "events": sorted((e.event_id, fp[e.group_id], fp[e.original_group_id], e.payload, e.message,
+                          e.exception_type, e.platform, e.level, e.release, e.environment, e.os_name,
+                          str(e.occurred_at)) for e in CrashEvent.select()),
+        "groups": sorted((g.fingerprint, g.title, g.culprit, g.explanation, g.search_key, g.event_count,
+                          g.subject_count, str(g.first_seen), str(g.last_seen), g.state) for g in CrashGroup.select()),
+        "daily": sorted((fp[d.group_id], str(d.day), d.count) for d in CrashDailyCount.select()),
+        "facets": sorted((fp[f.group_id], f.kind, f.value, f.event_count) for f in CrashGroupFacet.select()),
+    }
+
+
+def _wipe_crashes() -> None:
+    for model in (CrashDailyCount, CrashGroupFacet, CrashEvent, CrashGroup):
+        model.delete().execute()
+
+
+def test_parallel_import_stores_exactly_what_a_serial_import_stores(sqlite_instance: Instance,
+                                                                    tmp_path: Path) -> None:
+    support = sqlite_instance.support
+    events = crash_samples.sample_events(300, seed=8, user_ids=[], now=NOW)
+    lines: list[Any] = [*events[:100], [events[100], events[101], {"event_id": "nope"}], "not json {",
+                        events[102], [], events[0], *events[103:]]
+    path = write_ndjson(tmp_path / "mixed.ndjson", lines)
+    serial = crashes.import_events(support, path, now=NOW, workers=0, batch_size=50)
+    serial_state = _stored_state()
+    _wipe_crashes()
+    parallel = crashes.import_events(support, path, now=NOW, workers=2, batch_size=50)
+    assert _stored_state() == serial_state
+    assert parallel.as_json() | {"seconds": 0} == serial.as_json() | {"seconds": 0}
+    # A line holding an array counts one position per event, so later positions stay true.
+    assert [(r.position, r.line) for r in parallel.refused] == [(103, 101), (104, 102)]
+    assert parallel.imported == 300 and parallel.duplicates == 1
+
+
+def test_cancelling_a_parallel_import_keeps_whole_batches_only(sqlite_instance: Instance, tmp_path: Path) -> None:
+    path = write_ndjson(tmp_path / "many.ndjson", crash_samples.sample_events(400, seed=9, user_ids=[], now=NOW))
+    calls: list[int] = []
+
+    def progress(done: int, total: int, _text: str) -> bool:
+        calls.append(done)
+        return False
+
+    report = crashes.import_events(sqlite_instance.support, path, progress=progress, batch_size=60, now=NOW,
+                                   workers=2)
+    assert report.cancelled and report.imported == 60 and len(calls) == 1
+    assert 0 < calls[0] < path.stat().st_size
+    assert CrashEvent.select().count() == 60
+    assert sum(g.event_count for g in CrashGroup.select()) == 60
+    assert sum(d.count for d in CrashDailyCount.select()) == 60
+    assert all(json.loads(e.payload)["event_id"] == e.event_id for e in CrashEvent.select())
+    again = crashes.import_events(sqlite_instance.support, path, now=NOW, workers=2)
+    assert again.imported == 340 and again.duplicates == 60
+
+
+def test_worker_count_follows_the_input_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crashes.os, "cpu_count", lambda: 2)
+    assert crashes.import_workers(1000) == 0
+    assert crashes.import_workers(crashes.PARALLEL_MIN_UNITS) == 2
+    monkeypatch.setattr(crashes.sys, "frozen", True, raising=False)
+    assert crashes.import_workers(crashes.PARALLEL_MIN_UNITS) == 0
+
+
+def test_ndjson_values_orjson_refuses_are_read_by_json_as_before(instance: Instance, tmp_path: Path) -> None:
+    """orjson reads the common case; NaN, huge integers and lone surrogates still import through json."""
+    plain = make_event(extra={"note": "Žluťoučký kůň", "ratio": 0.1, "big": 2 ** 40})
+    odd = make_event()
+    lines = [json.dumps(plain, ensure_ascii=False),
+             json.dumps(odd)[:-1] + ', "extra": {"x": NaN, "huge": ' + str(2 ** 70) + ', "s": "\\ud800"}}']
+    source = tmp_path / "events.ndjson"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert crashes._parse_ndjson_line(lines[0].encode())[1] is True  # type: ignore[index]
+    assert crashes._parse_ndjson_line(lines[1].encode())[1] is False  # type: ignore[index]
+    report = crashes.import_events(instance.support, source)
+    assert (report.imported, report.refused_count) == (2, 0)
+    first = json.loads(CrashEvent.get(CrashEvent.event_id == plain["event_id"]).payload)
+    assert first["extra"] == {"note": "Žluťoučký kůň", "ratio": 0.1, "big": 2 ** 40}
+    second = json.loads(CrashEvent.get(CrashEvent.event_id == odd["event_id"]).payload)
+    assert second["extra"]["huge"] == 2 ** 70 and second["extra"]["x"] != second["extra"]["x"]  # NaN kept
+    assert second["extra"]["s"] == "\ufffd"  # a lone surrogate is replaced, as before
+
+
+def test_payloads_are_the_same_json_whichever_parser_read_the_event() -> None:
+    event = crash_samples.sample_events(1, seed=3, user_ids=[], now=NOW)[0]
+    assert json.loads(crashes._dumps(event, True)) == json.loads(crashes._dumps(event, False)) == event
