@@ -895,7 +895,7 @@ def _prepare(value: Any, scrubber: scrub.Scrubber, now: dt.datetime, strict: boo
         environment=clean.get("environment") or None, os_name=_os_name(clean),
         exception_type=(last.get("type") or None) if isinstance(last.get("type"), str) else None,
         message=message[:10_000] if message else None, payload=payload, fingerprint=group.fingerprint,
-        title=group.title, culprit=group.culprit, explanation=json.dumps(group.explanation, ensure_ascii=False),
+        title=group.title, culprit=group.culprit, explanation=_dumps(group.explanation, True),
         user_ref=user_ref, user_name=user_name)
 
 
