@@ -8,7 +8,9 @@ Figures:
   ``/opt/rcrm-desktop``), for the bundle. Each is the median of several fresh
   processes (``self-test --startup-probe``), offscreen, on an embedded
   instance prepared beforehand (so instance creation is not counted; the
-  log-in includes one Argon2id verification). Target: main window < 2 s.
+  log-in includes one Argon2id verification, shown in the note). Target: main
+  window < 0.8 s. Areas are built when first shown (``ui.areas``), so this is
+  the rail, the menus and the first area.
 * the limit next to the source figures: a bare PySide6 program that creates
   its ``QApplication`` and paints one empty window — what any Qt program on
   this Python pays before its own code runs;
@@ -28,7 +30,8 @@ from pathlib import Path
 from rcrm_desktop.benchmarks import BenchContext, Figure
 
 SUITE = "startup"
-TARGET_WINDOW_S = 2.0
+#: Process start → main window painted, log-in included (the scale issue's target; the installers' was 2 s).
+TARGET_WINDOW_S = 0.8
 TARGET_BUNDLE_MB = 250.0
 _PASSWORD = "startup bench password 1"
 
@@ -86,7 +89,14 @@ def source_command() -> list[str]:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RCRM_")}
+    """The probe's environment: a clean ``RCRM_*`` set, and Python allowed to cache its bytecode.
+
+    ``PYTHONDONTWRITEBYTECODE`` (set on some build machines) would make every
+    run compile the program's modules from source again — a cost an installed
+    program never pays (pip and PyInstaller ship compiled bytecode), so the
+    warm-up run is let write it.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCRM_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"RCRM_HOME": str(home), "RCRM_OPERATOR": "admin", "RCRM_PASSWORD": _PASSWORD,
                 "QT_QPA_PLATFORM": "offscreen"})
     return env
@@ -102,15 +112,16 @@ def prepare_instance(home: Path, command: list[str]) -> None:
         raise RuntimeError(f"cannot prepare the start-up instance: {result.stderr.strip()[-300:]}")
 
 
-def probe_once(command: list[str], home: Path) -> tuple[float, float]:
-    """(seconds to the log-in screen, seconds to the main window) of one fresh process."""
+def probe_once(command: list[str], home: Path) -> tuple[float, float, float]:
+    """(seconds to the log-in screen, to the main window, spent checking the password) of one fresh process."""
     launched = time.time()
     result = subprocess.run([*command, "self-test", "--startup-probe"], env=_env(home), capture_output=True,
                             text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"start-up probe failed ({result.returncode}): {result.stderr.strip()[-300:]}")
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    return data["login_shown_at"] - launched, data["main_window_shown_at"] - launched
+    return (data["login_shown_at"] - launched, data["main_window_shown_at"] - launched,
+            data["logged_in_at"] - data["login_shown_at"])
 
 
 def bare_qt_once(python: str) -> float:
@@ -122,10 +133,11 @@ def bare_qt_once(python: str) -> float:
     return float(result.stdout.strip().splitlines()[-1]) - launched
 
 
-def _median_probe(command: list[str], home: Path, repeat: int) -> tuple[float, float]:
-    probe_once(command, home)  # warm-up: file cache
+def _median_probe(command: list[str], home: Path, repeat: int) -> tuple[float, float, float]:
+    probe_once(command, home)  # warm-up: file cache, bytecode cache
     runs = [probe_once(command, home) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            statistics.median(r[2] for r in runs))
 
 
 def run(ctx: BenchContext) -> list[Figure]:
@@ -141,12 +153,13 @@ def run(ctx: BenchContext) -> list[Figure]:
         bare_qt_once(sys.executable)
         floor = statistics.median(bare_qt_once(sys.executable) for _ in range(repeat))
     ctx.log(f"  start-up of the {label} program, {repeat} runs …")
-    login, window = _median_probe(source, home, repeat)
+    login, window, hashing = _median_probe(source, home, repeat)
     figures.append(Figure(SUITE, f"start → log-in screen ({label})", login, "s", limit=floor,
                           limit_label="bare Qt window" if floor else None))
     figures.append(Figure(SUITE, f"start → main window ({label})", window, "s", limit=floor,
                           limit_label="bare Qt window" if floor else None, target=f"< {TARGET_WINDOW_S:g} s",
-                          met=window < TARGET_WINDOW_S, note="includes one Argon2id log-in"))
+                          met=window < TARGET_WINDOW_S,
+                          note=f"includes the log-in's Argon2id check ({hashing * 1000:.0f} ms)"))
 
     bundle = bundle_dir()
     if bundle is None:
@@ -155,10 +168,11 @@ def run(ctx: BenchContext) -> list[Figure]:
     executable = [str(bundle / "rcrm-desktop")]
     if executable[0] != sys.executable:
         ctx.log(f"  start-up of the bundle {bundle}, {repeat} runs …")
-        login, window = _median_probe(executable, home, repeat)
+        login, window, hashing = _median_probe(executable, home, repeat)
         figures.append(Figure(SUITE, "start → log-in screen (bundle)", login, "s"))
         figures.append(Figure(SUITE, "start → main window (bundle)", window, "s", target=f"< {TARGET_WINDOW_S:g} s",
-                              met=window < TARGET_WINDOW_S, note="includes one Argon2id log-in"))
+                              met=window < TARGET_WINDOW_S,
+                              note=f"includes the log-in's Argon2id check ({hashing * 1000:.0f} ms)"))
     size = disk_usage_mb(bundle)
     figures.append(Figure(SUITE, "bundle size on disk", size, "MB", target=f"< {TARGET_BUNDLE_MB:g} MB",
                           met=size < TARGET_BUNDLE_MB, note=str(bundle)))
