@@ -593,6 +593,22 @@ def _row_from(r: Any) -> RequestRow:
     )
 
 
+_make_request_row = subjects.row_factory(RequestRow)
+
+
+def _rows_from(raw: list[tuple[Any, ...]]) -> list[RequestRow]:
+    """``RequestRow``s from driver tuples in ``_ROW_COLUMNS`` order: no model or dict per row.
+
+    The same values as ``_row_from`` over ``.dicts()``, for a list page
+    (peewee's per-value conversion cost several times the query itself).
+    """
+    as_dt = subjects.db_datetime
+    return [_make_request_row((
+        int(t[0]), t[1], t[2], t[3], t[14], t[15], bool(t[16]), bool(t[17]), t[4], t[5], t[6], t[7],
+        _day(t[8]), _day(t[9]), _as_date(t[10]), as_dt(t[11]), as_dt(t[12]), int(t[13]),
+    )) for t in raw]
+
+
 def _base_query() -> Any:
     return (RightsRequest.select(*_ROW_COLUMNS)
             .join(Subject, peewee.JOIN.LEFT_OUTER, on=(RightsRequest.subject == Subject.id)))
@@ -687,12 +703,14 @@ def list_requests(actor: Actor, flt: RequestFilter | None = None, *, sort: str =
         query = _apply_filter(_base_query(), flt, day)
         if after is not None:
             value = after.value
-            if descending:
-                query = query.where((column < value) | ((column == value) & (RightsRequest.id < after.id)))
+            if column is RightsRequest.id:
+                query = query.where((column < after.id) if descending else (column > after.id))
+            elif descending:
+                query = query.where((column <= value) & ((column < value) | (RightsRequest.id < after.id)))
             else:
-                query = query.where((column > value) | ((column == value) & (RightsRequest.id > after.id)))
+                query = query.where((column >= value) & ((column > value) | (RightsRequest.id > after.id)))
         order = (column.desc(), RightsRequest.id.desc()) if descending else (column.asc(), RightsRequest.id.asc())
-        rows = [_row_from(r) for r in query.order_by(*order).limit(limit).dicts()]
+        rows = _rows_from(subjects.fetch_tuples(query.order_by(*order).limit(limit)))
         if audit_view and rows:
             with database.atomic():
                 audit.record(actor, "requests.list", "request", None, ids=[r.id for r in rows],

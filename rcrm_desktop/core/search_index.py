@@ -8,15 +8,18 @@ final judge, so results are exact on every engine whatever the index says.
 
 * **SQLite**: an external-content FTS5 table ``subject_fts`` with the
   ``trigram`` tokenizer (``detail=none``: rowids only, the smallest index) over
-  ``subject.search_key``, kept in step by triggers. ``candidate_ids`` asks it
-  for the rows whose key holds the longest typed word (``LIKE`` on a trigram
-  table uses the index for words of 3 characters or more) and stops at
-  ``CANDIDATE_CAP + 1``. Few candidates (a rare word, ≈ 2 ms): the list query
-  fetches exactly those rows and sorts them. Many (a common word): ``None``, and
-  the list walks its sort index checking ``LIKE`` row by row, which finds a page
-  of 200 in a few ms because every other row matches. Measured on this machine
-  at 1 M rows: id-list for 5,000 candidates ≈ 50 ms, walk for a word matching
-  5,000 rows ≈ 70 ms, so the cap sits near the crossing point.
+  ``subject.search_key``, kept in step by triggers. ``narrowing`` picks the
+  cheapest exact plan for a page (measured at 1 M subjects on this machine):
+  a word a sampled tenth of keys holds walks the sort index checking ``LIKE``
+  (a page lies within ≈ 2,000 rows); otherwise the FTS match (each word's
+  three rarest trigrams: a trigram every key holds, such as ``s-0``, costs
+  ≈ 15 ms and narrows nothing) is counted: up to 12,000 candidates are
+  fetched by id and sorted (≈ 2 µs each), more are kept while walking the
+  sort index (``+id IN (…)``, built once, ≈ 0.2 µs a candidate). A word of
+  two characters has no trigram of its own; it is narrowed by every trigram
+  that starts or ends with it (from the index's vocabulary), so ``sm`` costs
+  what ``smi`` does instead of a scan (1.4 s before). One character still
+  walks (every letter but a rare one fills a page at once).
 * **PostgreSQL**: ``pg_trgm`` and a GIN index ``subject_search_trgm`` on
   ``search_key``; the planner uses it for ``LIKE``/``ILIKE '%word%'`` by itself.
   ``CREATE EXTENSION`` needs rights the instance user may lack: then the index
@@ -39,10 +42,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import sqlite3
 import time
 import weakref
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import peewee
 
@@ -159,6 +164,208 @@ def candidate_ids(words: Sequence[str], cap: int = CANDIDATE_CAP) -> list[int] |
     if len(ids) > cap:
         return None
     return ids
+
+
+#: Up to this many candidates, the list fetches them by id and sorts them (≈ 2 µs each at 1 M subjects).
+SORT_CANDIDATES_MAX = 12_000
+
+#: A search whose words the sample says at least this share of subjects hold walks the sort index checking
+#: ``LIKE``: a page of 200 is then expected within ≈ 2,000 rows, cheaper than building any candidate set.
+DENSE_SHARE = 0.10
+
+#: Subjects sampled (spread over the id range) to estimate how common a word is.
+SAMPLE_SIZE = 2000
+
+#: Trigrams of one word used in the FTS match: its rarest ones. Trigrams every key holds (``s-0`` of a user
+#: ID) make an FTS5 ``AND`` read their whole doclist (≈ 15 ms each at 1 M subjects) and narrow nothing.
+TRIGRAMS_PER_WORD = 3
+
+#: Trigrams at least this share of keys hold are left out of the match (unless a word has no other).
+COMMON_TRIGRAM_SHARE = 0.3
+
+VOCAB_TABLE = f"temp.{FTS_TABLE}_vocab"
+
+#: Per database: (FTS structure record, the characters that start a trigram of the index).
+_FIRST_CHARS: weakref.WeakKeyDictionary[peewee.Database, tuple[bytes, str]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class GramSample:
+    """How many of ``size`` sampled subjects' keys hold each 1-, 2- and 3-character string.
+
+    Counts only: no key (no name) is kept. An estimate for choosing a plan,
+    never for deciding which rows match.
+    """
+
+    size: int
+    top_id: int
+    counts: dict[str, int]
+
+    def share(self, word: str) -> float:
+        """Estimated share of subjects whose key holds ``word`` (for a longer word: its rarest trigram's)."""
+        if self.size == 0:
+            return 0.0
+        if len(word) <= 3:
+            return self.counts.get(word, 0) / self.size
+        return min(self.counts.get(word[i:i + 3], 0) for i in range(len(word) - 2)) / self.size
+
+
+_SAMPLES: weakref.WeakKeyDictionary[peewee.Database, GramSample] = weakref.WeakKeyDictionary()
+
+
+def gram_sample() -> GramSample:
+    """The cached sample of the connected instance, taken again when the subject table has doubled or halved."""
+    row = database.execute_sql("SELECT MAX(id) FROM subject").fetchone()
+    top = int(row[0] or 0) if row else 0
+    db = database.obj
+    sample = _SAMPLES.get(db)
+    if sample is not None and sample.top_id // 2 <= top <= max(1, sample.top_id) * 2:
+        return sample
+    rng = random.Random(top)
+    ids = rng.sample(range(1, top + 1), min(top, SAMPLE_SIZE)) if top else []
+    counts: dict[str, int] = {}
+    size = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join([database.param] * len(chunk))
+        for (key,) in database.execute_sql(f"SELECT search_key FROM subject WHERE id IN ({marks})", chunk):
+            size += 1
+            text = str(key)
+            grams = {text[i:i + n] for n in (1, 2, 3) for i in range(len(text) - n + 1)}
+            for gram in grams:
+                counts[gram] = counts.get(gram, 0) + 1
+    sample = GramSample(size, top, counts)
+    _SAMPLES[db] = sample
+    return sample
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """How a search narrows the subjects through the index; the ``LIKE`` conditions stay the final judge.
+
+    ``strategy``:
+
+    * ``"ids"``: few candidates: fetch the rows whose id the FTS match returns and sort them;
+    * ``"member"``: more: walk the sort index, keep rows in the FTS match (the set is built once, and the
+      walk reads only index entries for rows that do not match);
+    * ``"none"``: the FTS match is empty, so nothing matches.
+    """
+
+    strategy: str
+    match: str
+    candidates: int
+
+
+def _quoted(gram: str) -> str:
+    return '"' + gram.replace('"', '""') + '"'
+
+
+def _trigram_group(word: str, sample: GramSample) -> str | None:
+    """An FTS5 expression every row whose key holds ``word`` matches (a superset), or ``None``: no index use.
+
+    Three characters or more: its ``TRIGRAMS_PER_WORD`` rarest trigrams (AND). Two characters: any trigram
+    that starts with the pair (read from the index's vocabulary) or ends with it (one per character that
+    starts a trigram of the index): an occurrence at the very end of a key has the second kind, any other
+    the first. ``""`` when no trigram holds the pair, so no row matches.
+    """
+    if any(ch in word for ch in "%_\\"):
+        return None
+    if len(word) >= MIN_INDEXED_LENGTH:
+        grams = sorted(sorted({word[i:i + 3] for i in range(len(word) - 2)}), key=lambda g: sample.counts.get(g, 0))
+        limit = COMMON_TRIGRAM_SHARE * sample.size
+        chosen = [g for g in grams if sample.counts.get(g, 0) < limit][:TRIGRAMS_PER_WORD] or grams[:1]
+        return " AND ".join(_quoted(g) for g in sorted(chosen))
+    if len(word) != 2:
+        return None
+    first = _first_chars()
+    found = {str(r[0]) for r in database.execute_sql(
+        f"SELECT term FROM {VOCAB_TABLE} WHERE term >= ? AND term <= ?", (word, word + "\U0010ffff")).fetchall()}
+    found = {g for g in found if g.startswith(word)}
+    found.update(ch + word for ch in first)
+    if not found:
+        return ""
+    return "(" + " OR ".join(_quoted(g) for g in sorted(found)) + ")"
+
+
+def _first_chars() -> str:
+    """Every character that starts a trigram of the index, recomputed when the index changed.
+
+    A skip scan of the vocabulary (one term per character, ≈ 0.1 s at a million subjects); the FTS5
+    structure record changes with every write to the index, so a cached answer is never stale.
+    """
+    database.execute_sql(f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCAB_TABLE} USING fts5vocab(main, {FTS_TABLE}, "
+                         "'row')")
+    row = database.execute_sql(f"SELECT block FROM {FTS_TABLE}_data WHERE id = 10").fetchone()
+    cookie = bytes(row[0]) if row and row[0] is not None else b""
+    db = database.obj
+    cached = _FIRST_CHARS.get(db)
+    if cached is not None and cached[0] == cookie:
+        return cached[1]
+    chars: list[str] = []
+    bound = ""
+    while True:
+        term = database.execute_sql(f"SELECT term FROM {VOCAB_TABLE} WHERE term >= ? LIMIT 1", (bound,)).fetchone()
+        if term is None or not term[0]:
+            break
+        first = str(term[0])[0]
+        chars.append(first)
+        if ord(first) >= 0x10FFFF:
+            break
+        bound = chr(ord(first) + 1)
+    found = "".join(chars)
+    _FIRST_CHARS[db] = (cookie, found)
+    return found
+
+
+def narrowing(words: Sequence[str]) -> Narrowing | None:
+    """How the SQLite FTS5 index narrows a search for ``words`` (folded), or ``None``: walk checking ``LIKE``.
+
+    A word common enough (``DENSE_SHARE`` of a sample) means a page lies near the start of the sort order,
+    so the plain walk wins (the sample's share is exact for words of up to three characters; for longer
+    ones it is its rarest trigram's, an upper bound, so they are counted). Otherwise all words of two
+    characters or more contribute trigrams (AND, so ``jan novak`` narrows by both), and the candidates are
+    counted, up to the dense share of the table (the count stays inside the index), to choose between
+    sorting them, the membership walk, and the plain walk.
+    """
+    if kind() != "fts5":
+        return None
+    unique = [w for w in dict.fromkeys(words) if w]
+    sample = gram_sample()
+    if not unique:
+        return None
+    if all(len(w) <= 3 for w in unique):
+        share = min(sample.share(w) for w in unique)
+        if share >= DENSE_SHARE:
+            return None
+        if share * sample.top_id > SORT_CANDIDATES_MAX and any(len(w) < MIN_INDEXED_LENGTH for w in unique):
+            # a pair's candidate set is a union of ~100 trigram doclists: building it costs more than the walk
+            return None
+    groups = []
+    for word in unique:
+        group = _trigram_group(word, sample)
+        if group == "":
+            return Narrowing("none", "", 0)
+        if group is not None:
+            groups.append(group)
+    if not groups:
+        return None
+    expression = " AND ".join(groups)
+    dense = max(SORT_CANDIDATES_MAX, int(DENSE_SHARE * sample.top_id))
+    row = database.execute_sql(f"SELECT count(*) FROM (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? "
+                               "LIMIT ?)", (expression, dense + 1)).fetchone()
+    count = int(row[0])
+    if count == 0:
+        return Narrowing("none", expression, 0)
+    if count <= SORT_CANDIDATES_MAX:
+        return Narrowing("ids", expression, count)
+    if count <= dense:
+        return Narrowing("member", expression, count)
+    return None
+
+
+def match_subquery(expression: str) -> peewee.SQL:
+    """``(SELECT rowid FROM subject_fts WHERE subject_fts MATCH ?)``, the right side of an ``IN``."""
+    return peewee.SQL(f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)", [expression])
 
 
 def purge_deleted_terms() -> float:

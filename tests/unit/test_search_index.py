@@ -39,12 +39,19 @@ def test_index_kind_per_engine(instance: Instance) -> None:
     assert search_index.kind() == expected
 
 
-@pytest.mark.parametrize("cap", [None, 3])
+@pytest.mark.parametrize("plan", ["chosen", "ids", "member", "walk"])
 def test_search_is_exact_through_candidates_and_walk(instance: Instance, monkeypatch: pytest.MonkeyPatch,
-                                                     cap: int | None) -> None:
-    """Few candidates (ids) and many (walk the sort index) give the same, exact answer on every engine."""
-    if cap is not None:  # a tiny cap: every common word walks the sort index instead
-        monkeypatch.setattr(search_index.candidate_ids, "__defaults__", (cap,))
+                                                     plan: str) -> None:
+    """Candidates by id, the membership walk and the plain walk give the same, exact answer on every engine."""
+    if plan == "ids":  # every candidate set is fetched by id and sorted
+        monkeypatch.setattr(search_index, "SORT_CANDIDATES_MAX", 10**9)
+        monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)
+    elif plan == "member":  # every candidate set is walked for membership
+        monkeypatch.setattr(search_index, "SORT_CANDIDATES_MAX", 0)
+        monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)
+    elif plan == "walk":  # every search walks the sort index checking LIKE
+        monkeypatch.setattr(search_index, "DENSE_SHARE", 0.0)
+        monkeypatch.setattr(search_index, "SORT_CANDIDATES_MAX", 0)
     _fill()
     actor = instance.support
     assert _names(subjects.list_subjects(actor, "DVORAK", audit_view=False)) == ["Petr Dvořák"]

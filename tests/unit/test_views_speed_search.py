@@ -1,0 +1,108 @@
+"""Search as you type stays exact whichever plan ``core.search_index.narrowing`` picks.
+
+The reference is the plain scan the program used to run for every search:
+every folded word a substring of ``search_key``, ordered by (name_key, id),
+one page. Short words (one or two characters), user-ID fragments, pairs that
+occur only at the very end of a key, several words and keyset paging all give
+the same rows in the same order as that scan.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rcrm_desktop.core import search_index, subjects
+from rcrm_desktop.core.text import like_escape
+from rcrm_desktop.db.models import Subject, database
+from tests.conftest import Instance
+
+FIRST = ["Jan", "Jana", "Petr", "Eva", "Zoë", "Łukasz", "Šimon", "Anna", "Oskar", "Smila", "Ondřej", "Ho"]
+LAST = ["Novák", "Nováková", "Horváth", "Kováčová", "Smith", "Dvořák", "Ňo", "Müller", "Øster", "Qi", "Noskov"]
+TERMS = [
+    "n", "no", "ov", "sm", "ho", "q", "zq", "ab", "xy", "k-", "7", "07", "-0", "ň", "Ø", "oe",
+    "nov", "novak", "smith", "horvath", "kovacova", "stastny", "u-00", "u-001", "0012", "cust-ab", "-ab",
+    "jan nov", "ana ov", "zz", "%", "_a", "no sm", "mu",
+]
+
+
+def _reference(words: list[str], limit: int) -> list[int]:
+    query = Subject.select(Subject.id)
+    for word in words:
+        query = query.where(Subject.search_key.contains(word))
+    return [r.id for r in query.order_by(Subject.name_key, Subject.id).limit(limit)]
+
+
+def _fill(count: int = 400) -> None:
+    rng = random.Random(7)
+    rows = []
+    for i in range(count):
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        user_id = f"U-{i:05d}" if i % 5 else f"CUST-{rng.choice(['AB', 'XY', 'QA', 'N7'])}{i}"
+        if i % 17 == 0:
+            user_id = f"C{i}-AB"  # a pair only at the very end of the key
+        rows.append({"user_id": user_id, "name": name, "name_key": subjects.fold(name)[:200],
+                     "search_key": subjects.make_search_key(name, user_id)})
+    with database.atomic():
+        for row in rows:
+            Subject.create(**row)
+
+
+@pytest.mark.parametrize("plan", ["chosen", "ids", "member"])
+def test_every_term_gives_the_rows_of_the_plain_scan(instance: Instance, monkeypatch: pytest.MonkeyPatch,
+                                                     plan: str) -> None:
+    if plan != "chosen":
+        monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)
+        monkeypatch.setattr(search_index, "SORT_CANDIDATES_MAX", 10**9 if plan == "ids" else 0)
+    _fill()
+    for term in TERMS:
+        words = subjects.fold(term).split(" ")
+        for limit in (5, 200):
+            got = [r.id for r in subjects.list_subjects(instance.support, term, audit_view=False, limit=limit)]
+            assert got == _reference(words, limit), (term, limit)
+
+
+def test_keyset_pages_of_a_short_term_neither_skip_nor_repeat(instance: Instance) -> None:
+    _fill()
+    for term in ("no", "sm", "-ab", "u-0"):
+        seen: list[int] = []
+        after = None
+        while True:
+            page = subjects.list_subjects(instance.support, term, audit_view=False, limit=9, after=after)
+            seen += [r.id for r in page]
+            if len(page) < 9:
+                break
+            after = subjects.page_key(page[-1], "name")
+        assert seen == _reference(subjects.fold(term).split(" "), 10_000), term
+
+
+def test_a_pair_is_narrowed_by_trigrams_on_both_sides(sqlite_instance: Instance,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-character word is narrowed through the trigram index, including an occurrence at a key's end."""
+    monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)
+    _fill()
+    plan = search_index.narrowing(["ab"])
+    assert plan is not None and plan.strategy == "ids"
+    matches = {r[0] for r in database.execute_sql(
+        "SELECT id FROM subject WHERE search_key LIKE ?", (f"%{like_escape('ab')}%",)).fetchall()}
+    ends = {r[0] for r in database.execute_sql("SELECT id FROM subject WHERE search_key LIKE '%ab'").fetchall()}
+    assert ends and ends <= matches
+    candidates = {r[0] for r in database.execute_sql(
+        f"SELECT rowid FROM {search_index.FTS_TABLE} WHERE {search_index.FTS_TABLE} MATCH ?",
+        (plan.match,)).fetchall()}
+    assert matches <= candidates
+    nothing = search_index.narrowing(["zq"])
+    assert nothing is not None and nothing.strategy == "none"
+
+
+def test_a_new_character_is_seen_by_the_next_pair_search(sqlite_instance: Instance,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached characters that start a trigram follow the index: a new subject's key is found at once."""
+    monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)
+    _fill(50)
+    assert subjects.list_subjects(sqlite_instance.support, "ab", audit_view=False)
+    Subject.create(user_id="Ж9AB", name="Борис", name_key=subjects.fold("Борис"),
+                   search_key=subjects.make_search_key("Борис", "Ж9AB"))
+    ids = [r.user_id for r in subjects.list_subjects(sqlite_instance.support, "9a", audit_view=False)]
+    assert ids == ["Ж9AB"]
