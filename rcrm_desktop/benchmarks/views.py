@@ -22,8 +22,10 @@ ORM, the row objects and the audit bookkeeping add. Figures:
   ``list_subjects`` as the Users view asks it (audited); p50 and p95 over all
   keystrokes; target p95 < 50 ms. The limit shown is a plain ``LIKE`` scan of
   the rarest term in raw SQL — what search costs without the index;
-* start-up to the painted main window and peak RSS of a GUI process that opens
-  the instance and visits every area (offscreen); targets < 0.8 s and < 400 MB.
+* process start to the painted main window (imports, instance open, one
+  log-in, the window with its first area) and peak RSS of a GUI process that
+  opens the instance and visits every area (offscreen); targets < 0.8 s and
+  < 400 MB.
 """
 
 from __future__ import annotations
@@ -228,20 +230,24 @@ def _gui_figures(ctx: BenchContext, url: str) -> list[Figure]:
     password = os.environ.get("RCRM_PASSWORD") if ctx.database_url else PASSWORD
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RCRM_BENCH_URL": url,
            "RCRM_BENCH_OPERATOR": operator or "", "RCRM_BENCH_PASSWORD": password or ""}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed program starts from compiled bytecode
     runs = []
-    for _ in range(2 if ctx.quick else 3):
+    for attempt in range(1 + (2 if ctx.quick else 3)):  # the first run warms the file and bytecode caches
         result = subprocess.run([sys.executable, "-m", "rcrm_desktop.benchmarks.views"], env=env,
                                 capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=False)
         if result.returncode != 0:
             ctx.log(f"  GUI probe failed: {result.stderr.strip()[-400:]}")
             return []
-        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        if attempt:
+            runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     start = statistics.median(r["main_window_s"] for r in runs)
+    hashing = statistics.median(r["login_s"] for r in runs)
     rss = statistics.median(r["maxrss_mb"] for r in runs)
     return [
-        Figure(SUITE, "open instance → main window painted (after log-in)", start, "s",
+        Figure(SUITE, "process start → main window painted (after log-in)", start, "s",
                target=f"< {TARGET_START_S:g} s", met=start < TARGET_START_S,
-               note="in-process: instance open + one log-in + window; Python/Qt import not counted"),
+               note=f"imports, instance open, one log-in (Argon2id: {hashing * 1000:.0f} ms), the window "
+                    "and its first area"),
         Figure(SUITE, f"GUI peak RSS after visiting all {runs[0]['areas']} areas", rss, "MB",
                target=f"< {TARGET_RSS_MB:g} MB", met=rss < TARGET_RSS_MB),
     ]
@@ -253,14 +259,16 @@ def _probe() -> int:
 
     from rcrm_desktop.core import operators
     from rcrm_desktop.core.instance import open_instance
-    from rcrm_desktop.selftest import _wait_painted
+    from rcrm_desktop.selftest import _wait_painted, process_started_at
     from rcrm_desktop.ui.app import build_main_window, create_application, instance_name
     from rcrm_desktop.ui.session import AppSession
 
     app = create_application(["rcrm-desktop"])
-    started = time.time()
+    started = process_started_at() or time.time()
     opened = open_instance(os.environ["RCRM_BENCH_URL"], create=False)
+    before_login = time.time()
     actor = operators.authenticate(os.environ["RCRM_BENCH_OPERATOR"], os.environ["RCRM_BENCH_PASSWORD"])
+    login_s = time.time() - before_login
     window = build_main_window(AppSession(actor=actor, instance=opened, instance_name=instance_name()))
     painted = _wait_painted(window, app)
     areas = window.area_count()
@@ -271,7 +279,8 @@ def _probe() -> int:
             app.processEvents()
             time.sleep(0.01)
     maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"main_window_s": painted - started, "maxrss_mb": maxrss_kb / 1024, "areas": areas}))
+    print(json.dumps({"main_window_s": painted - started, "login_s": login_s, "maxrss_mb": maxrss_kb / 1024,
+                      "areas": areas}))
     sys.stdout.flush()
     os._exit(0)
 
