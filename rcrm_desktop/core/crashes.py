@@ -64,6 +64,7 @@ from rcrm_desktop import settings
 from rcrm_desktop.core import audit, grouping, scrub
 from rcrm_desktop.core.instance import get_setting, set_setting
 from rcrm_desktop.core.permissions import Actor, Permission, require
+from rcrm_desktop.core.subjects import db_datetime, fetch_tuples, row_factory
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
 from rcrm_desktop.db.models import (
@@ -1621,15 +1622,26 @@ def _group_row(g: CrashGroup, merged_count: int = 0) -> GroupRow:
                     g.fingerprint, _fk(g, "merged_into"), merged_count)
 
 
+#: ``+merged_into_id IS NULL``: almost every group is unmerged, so the index on ``merged_into_id`` narrows
+#: nothing, yet without statistics SQLite would pick it and sort all groups; the unary ``+`` makes it walk
+#: the sort column's index instead and stop after a page (5 ms → under 1 ms at 10,000 groups).
+_UNMERGED = peewee.NodeList((peewee.SQL("+"), CrashGroup.merged_into), glue="").is_null()
+
+
 def _filtered_groups(flt: GroupFilter, fields: Sequence[Any] = _GROUP_FIELDS) -> peewee.ModelSelect[CrashGroup]:
-    query = CrashGroup.select(*fields).where(CrashGroup.merged_into.is_null())
+    query = CrashGroup.select(*fields).where(_UNMERGED)
     if flt.state:
         if flt.state not in STATE_FILTERS:
             raise ValidationError(f"“{flt.state[:40]}” is not a state; choose one of {', '.join(STATE_FILTERS)}.")
+        # Most groups are unresolved (the view's default filter): on SQLite "+state" keeps the planner on
+        # the sort column's index (stop after a page) instead of fetching every unresolved group to sort it.
+        # Unary plus is a no-op only in SQLite; elsewhere the planner has statistics.
+        state: Any = (peewee.NodeList((peewee.SQL("+"), CrashGroup.state), glue="")
+                      if engine_name() == "sqlite" else CrashGroup.state)
         if flt.state == "regressed":
-            query = query.where((CrashGroup.state == "unresolved") & (CrashGroup.regressed == True))  # noqa: E712
+            query = query.where((state == "unresolved") & (CrashGroup.regressed == True))  # noqa: E712
         else:
-            query = query.where(CrashGroup.state == flt.state)
+            query = query.where(state == flt.state)
     for kind, value in (("release", flt.release), ("environment", flt.environment), ("platform", flt.platform),
                         ("os", flt.os_name)):
         if value:
@@ -1666,23 +1678,35 @@ def list_groups(actor: Actor, flt: GroupFilter = GroupFilter(), *, sort: str = "
     column = GROUP_SORTS.get(sort)
     if column is None:
         raise ValidationError(f"Cannot sort crash groups by “{sort}”; choose one of {', '.join(GROUP_SORTS)}.")
-    query = _filtered_groups(flt)
+    merged = CrashGroup.alias("merged_group")
+    merged_count = (merged.select(fn.COUNT(merged.id)).where(merged.merged_into == CrashGroup.id)
+                    .alias("merged_count"))
+    query = _filtered_groups(flt, (*_GROUP_FIELDS, merged_count))
     if after is not None:
+        # "col <= v AND (col < v OR id < last)" selects what the OR form does, but lets the index start at v.
         if descending:
-            query = query.where((column < after.value) | ((column == after.value) & (CrashGroup.id < after.id)))
+            query = query.where((column <= after.value) & ((column < after.value) | (CrashGroup.id < after.id)))
         else:
-            query = query.where((column > after.value) | ((column == after.value) & (CrashGroup.id > after.id)))
+            query = query.where((column >= after.value) & ((column > after.value) | (CrashGroup.id > after.id)))
     order = [column.desc(), CrashGroup.id.desc()] if descending else [column.asc(), CrashGroup.id.asc()]
     with database_errors():
-        groups = list(query.order_by(*order).limit(limit))
-        merged_counts: dict[int, int] = {}
-        if groups:
-            ids = [g.id for g in groups]
-            counted = (CrashGroup.select(CrashGroup.merged_into, fn.COUNT(CrashGroup.id))
-                       .where(CrashGroup.merged_into.in_(ids)).group_by(CrashGroup.merged_into).tuples())
-            for target, n in cast(Iterable[tuple[int, int]], counted):
-                merged_counts[int(target)] = int(n)
-    return [_group_row(g, merged_counts.get(g.id, 0)) for g in groups]
+        raw = fetch_tuples(query.order_by(*order).limit(limit))
+    return _group_rows(raw)
+
+
+_make_group_row = row_factory(GroupRow)
+
+
+def _group_rows(raw: Iterable[Sequence[Any]]) -> list[GroupRow]:
+    """``GroupRow``s from driver tuples in ``_GROUP_FIELDS`` order plus the merged count.
+
+    Built from the driver's values (times parsed once, booleans made bool)
+    rather than model objects: a page of 200 groups is what the list shows on
+    every keystroke of its search field.
+    """
+    as_dt = db_datetime
+    return [_make_group_row((r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], as_dt(r[10]),
+                             as_dt(r[11]), r[12], r[13], int(r[14] or 0))) for r in raw]
 
 
 def group_page_key(row: GroupRow, sort: str) -> GroupPageKey:
