@@ -13,13 +13,22 @@ per pixel the view reads the samples themselves (``columns_from_samples``).
 
 How fast, and why:
 
-* WAV: the file is memory-mapped and reduced in chunks that fit in the CPU
-  cache, each chunk de-interleaved so the min/max run over contiguous memory,
-  chunks spread over a few threads (numpy releases the GIL). Target: a one-hour
-  44.1 kHz stereo WAV in ≤ 0.25 s (``rcrm-desktop bench --only audio``).
+* WAV: the file is memory-mapped and reduced in 4 MB chunks spread over a few
+  threads (numpy releases the GIL), with no copy of the samples. numpy pays
+  about 40 ns per reduced row, which for 256-frame rows costs more than the
+  arithmetic; ``ufunc.reduceat`` over a flat view pays half that, and a
+  16-bit stereo frame read as one 32-bit integer orders by its right sample
+  first, so four ``reduceat`` passes (two over the frames as they are, two
+  over them shifted left by 16 bits) give both channels' min and max without
+  de-interleaving (``_reduce_blocks``). A one-hour 44.1 kHz stereo WAV takes
+  0.12–0.19 s of CPU (a third of it the kernel mapping the file's pages), so
+  it stays under the 0.25 s target (``rcrm-desktop bench --only audio``) with
+  the other core busy.
 * Compressed formats: ffmpeg decodes to 16-bit PCM on a pipe and the chunks are
-  reduced as they arrive, while ffmpeg keeps decoding on another core. Target:
-  ≤ 1.2 × the time ffmpeg alone needs to decode the file.
+  reduced as they arrive, while ffmpeg keeps decoding on another core; long
+  MP3, Ogg Vorbis, Opus and FLAC calls are split into segments decoded by
+  parallel ffmpeg processes (``SEGMENTABLE``). Target: ≤ 1.2 × the time ffmpeg
+  alone needs to decode the file to PCM.
 * Cache: the levels are stored with ``numpy.savez`` under
   ``paths.cache_dir()/waveforms/<sha256>.peaks.npz`` (the file name starts with
   the audio file's SHA-256, so erasure can drop the cache of a recording by its
@@ -59,8 +68,14 @@ LEVELS = (FINE, COARSE)
 #: Bumped when the cache layout changes; older cache files are recomputed.
 CACHE_VERSION = 1
 
-#: Blocks of the fine level reduced per work item (about 1 MB of stereo 16-bit audio: stays in the CPU cache).
+#: Blocks of the fine level reduced per work item: 4 MB of stereo 16-bit audio, which stays in the L3 cache
+#: between the passes over it while keeping numpy's per-call cost (about 150 items an hour) negligible.
 _WORK_BLOCKS = 4096
+
+_LE16 = np.dtype("<i2")
+_block_starts_cache: NDArray[np.intp] = np.arange(0, _WORK_BLOCKS * FINE, FINE, dtype=np.intp)
+_block_starts_cache.flags.writeable = False
+_scratch = threading.local()
 
 #: ``progress(done_frames, total_frames, partial)`` → ``False`` cancels; ``partial`` is a snapshot or ``None``.
 Progress = Callable[[int, int, "Peaks | None"], bool | None]
@@ -187,10 +202,57 @@ def _coarse_from_fine(fine_min: NDArray[np.int16], fine_max: NDArray[np.int16]) 
     return cmin, cmax
 
 
+def _block_starts(blocks: int) -> NDArray[np.intp]:
+    """``reduceat`` offsets of ``blocks`` consecutive blocks of ``FINE`` frames (shared, read-only)."""
+    global _block_starts_cache
+    starts = _block_starts_cache
+    if len(starts) < blocks:
+        starts = np.arange(0, blocks * FINE, FINE, dtype=np.intp)
+        starts.flags.writeable = False
+        _block_starts_cache = starts
+    return starts[:blocks]
+
+
+def _scratch_u32(size: int) -> NDArray[np.uint32]:
+    """A per-thread buffer reused across chunks (a fresh 4 MB array per chunk costs a thousand page faults)."""
+    buffer: NDArray[np.uint32] | None = getattr(_scratch, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = np.empty(size, dtype="<u4")
+        _scratch.buffer = buffer
+    return buffer[:size]
+
+
 def _reduce_blocks(chunk: NDArray[np.int16], out_min: NDArray[np.int16], out_max: NDArray[np.int16]) -> None:
-    """Min/max of each block of ``FINE`` frames of ``chunk`` (a whole number of blocks) into the outputs."""
+    """Min/max of each block of ``FINE`` frames of ``chunk`` (a whole number of blocks) into the outputs.
+
+    Mono and stereo 16-bit chunks (every call recorder's output, and all that
+    ffmpeg hands over) take ``reduceat`` paths that need no de-interleaved copy;
+    see the module docstring. Read as a little-endian 32-bit integer, a stereo
+    frame is ``right·65536 + (left & 0xFFFF)``, so the smallest such integer of
+    a block holds the block's smallest right sample in its high half; shifted
+    left by 16 bits the same holds for the left sample. The high halves are
+    taken as ``int16`` views, exact for every sample value.
+    """
     blocks = len(chunk) // FINE
     channels = chunk.shape[1]
+    if chunk.dtype == _LE16 and channels in (1, 2) and chunk.flags.c_contiguous:
+        starts = _block_starts(blocks if channels == 1 else min(blocks, _WORK_BLOCKS))
+        if channels == 1:
+            flat = chunk.reshape(-1)
+            out_min[:, 0] = np.minimum.reduceat(flat, starts)
+            out_max[:, 0] = np.maximum.reduceat(flat, starts)
+            return
+        for first in range(0, blocks, _WORK_BLOCKS):  # bounds the scratch buffer
+            last = min(blocks, first + _WORK_BLOCKS)
+            frames = chunk[first * FINE:last * FINE].reshape(-1).view("<i4")
+            part = starts[:last - first]
+            lo, hi = out_min[first:last], out_max[first:last]
+            lo[:, 1] = np.minimum.reduceat(frames, part).view("<i2")[1::2]
+            hi[:, 1] = np.maximum.reduceat(frames, part).view("<i2")[1::2]
+            shifted = np.left_shift(frames.view("<u4"), 16, out=_scratch_u32(len(frames))).view("<i4")
+            lo[:, 0] = np.minimum.reduceat(shifted, part).view("<i2")[1::2]
+            hi[:, 0] = np.maximum.reduceat(shifted, part).view("<i2")[1::2]
+        return
     planar = np.ascontiguousarray(chunk.reshape(blocks, FINE, channels).transpose(0, 2, 1))
     planar.min(axis=2, out=out_min)
     planar.max(axis=2, out=out_max)
@@ -272,8 +334,14 @@ def compute_wav_peaks(path: Path | str, layout: decode.WavLayout, progress: Prog
 
 
 #: Formats whose decoders give sample-exact output after an ``-ss`` seek with one second of pre-roll
-#: (checked by the tests against one continuous decode); only these are decoded in parallel segments.
-SEGMENTABLE = frozenset({"mp3", "opus", "flac"})
+#: (checked by the tests against one continuous decode, and at run time by ``_check_boundaries``); only
+#: these are decoded in parallel segments. Ogg Vorbis seeks to the sample by its granule positions and
+#: its decoder keeps no state beyond the previous block. Not M4A: ffmpeg's AAC decoder fills noise-substituted bands
+#: (PNS, which its own encoder and others use) from a random generator whose state runs on through the
+#: whole stream, so a segment decoded from a seek point differs from the continuous decode wherever PNS
+#: is used, for the rest of the segment (up to 5 % of full scale in a block, measured), and a check on
+#: a short overlap cannot prove it is not used later.
+SEGMENTABLE = frozenset({"mp3", "ogg", "opus", "flac"})
 
 #: Calls shorter than this are decoded in one piece (starting more ffmpeg processes would not pay).
 SEGMENT_MIN_S = 120
@@ -281,10 +349,22 @@ SEGMENT_MIN_S = 120
 #: Seconds decoded before a segment's first frame and thrown away, so the decoder has settled.
 PRE_ROLL_S = 1
 
+#: Seconds at the end of each pre-roll compared with the same frames from the segment before.
+CHECK_S = 0.25
+
+
+class _SegmentsDisagree(Exception):
+    """A segment's pre-roll did not match the end of the segment before it (see ``_check_boundaries``)."""
+
 
 @dataclass
 class _Segment:
-    """One stretch of a stream-decoded file: frames ``[first_frame, first_frame + frames)`` (``None``: to the end)."""
+    """One stretch of a stream-decoded file: frames ``[first_frame, first_frame + frames)`` (``None``: to the end).
+
+    ``lead`` keeps the last frames of the pre-roll (just before ``first_frame``)
+    and ``trail`` the last frames the segment counted, so that neighbours can be
+    compared where they overlap.
+    """
 
     first_frame: int
     frames: int | None
@@ -296,6 +376,8 @@ class _Segment:
     done: int = 0
     tail: NDArray[np.int16] | None = None
     finished: bool = False
+    lead: NDArray[np.int16] | None = None
+    trail: NDArray[np.int16] | None = None
 
 
 def _plan_segments(duration_s: float, rate: int, count: int) -> list[_Segment]:
@@ -315,11 +397,23 @@ def _plan_segments(duration_s: float, rate: int, count: int) -> list[_Segment]:
     return segments
 
 
-def _decode_segment(path: Path, channels: int, segment: _Segment, stop: threading.Event) -> None:
-    """Decode one segment and reduce it block by block (runs on a worker thread)."""
+def _keep_last(kept: NDArray[np.int16] | None, chunk: NDArray[np.int16], count: int) -> NDArray[np.int16]:
+    """The last ``count`` frames of ``kept`` followed by ``chunk``, as an array of its own."""
+    if len(chunk) >= count or kept is None:
+        return chunk[-count:].copy()
+    return np.concatenate([kept, chunk])[-count:]
+
+
+def _decode_segment(path: Path, channels: int, segment: _Segment, stop: threading.Event,
+                    check_frames: int = 0) -> None:
+    """Decode one segment and reduce it block by block (runs on a worker thread).
+
+    With ``check_frames``, the last frames of the pre-roll and of the segment
+    are kept for ``_check_boundaries``.
+    """
     generator = decode.pcm_chunks(path, channels, chunk_frames=FINE * 1024,
                                   start_s=segment.start_s if segment.start_s else None,
-                                  duration_s=segment.decode_s)
+                                  duration_s=segment.decode_s, copy=False)
     skip = segment.skip_frames
     limit = segment.frames
     carry = np.zeros((0, channels), dtype=np.int16)
@@ -329,10 +423,14 @@ def _decode_segment(path: Path, channels: int, segment: _Segment, stop: threadin
                 return
             if skip:
                 dropped = min(skip, len(chunk))
+                if check_frames:
+                    segment.lead = _keep_last(segment.lead, chunk[:dropped], check_frames)
                 chunk = chunk[dropped:]
                 skip -= dropped
             if limit is not None:
                 chunk = chunk[:max(0, limit - segment.done - len(carry))]
+            if check_frames and len(chunk):
+                segment.trail = _keep_last(segment.trail, chunk, check_frames)
             if len(carry):
                 chunk = np.concatenate([carry, chunk])
             full = len(chunk) // FINE
@@ -343,7 +441,7 @@ def _decode_segment(path: Path, channels: int, segment: _Segment, stop: threadin
                 segment.mins.append(bmin)
                 segment.maxs.append(bmax)
                 segment.done += full * FINE
-            carry = chunk[full * FINE:]
+            carry = chunk[full * FINE:].copy()
             if limit is not None and segment.done + len(carry) >= limit:
                 break
     finally:
@@ -359,10 +457,13 @@ def compute_stream_peaks(path: Path | str, progress: Progress | None = None, *,
     """Peaks of any format ffmpeg decodes, reduced chunk by chunk as the decoded PCM arrives on a pipe.
 
     ``fmt``, ``rate``, ``channels`` and ``expected_ms`` (from the recording's
-    row) spare an ffprobe run. A long MP3, Opus or FLAC call is decoded in
-    parallel segments by several ffmpeg processes, each starting one second
-    early (``PRE_ROLL_S``) so its decoder has settled by the segment's first
-    frame: the result is the same as one continuous decode (see ``SEGMENTABLE``).
+    row) spare an ffprobe run. A long MP3, Ogg Vorbis, Opus or FLAC call is
+    decoded in parallel segments by several ffmpeg processes, each starting one
+    second early (``PRE_ROLL_S``) so its decoder has settled by the segment's
+    first frame: the result is the same as one continuous decode (see
+    ``SEGMENTABLE``). Where a segment's pre-roll does not match the end of the
+    segment before it, the call is decoded again in one piece, so a file that
+    does not seek to the sample costs time, never accuracy.
     """
     file = Path(path)
     if rate is None or channels is None or fmt is None or not expected_ms:
@@ -374,15 +475,27 @@ def compute_stream_peaks(path: Path | str, progress: Progress | None = None, *,
         raise AudioError(f"{file.name} is damaged: its audio stream has no sample rate or channel count.",
                          "corrupt", file)
     total_ms = expected_ms or 0
-    expected = max(1, round(total_ms * rate / 1000))
     count = workers or _workers()
     if fmt not in SEGMENTABLE or total_ms < SEGMENT_MIN_S * 1000 or count < 2:
         count = 1
+    if count > 1:
+        try:
+            return _stream_peaks(file, progress, total_ms, rate, channels, count, snapshot_every_s)
+        except _SegmentsDisagree:
+            pass
+    return _stream_peaks(file, progress, total_ms, rate, channels, 1, snapshot_every_s)
+
+
+def _stream_peaks(file: Path, progress: Progress | None, total_ms: int, rate: int, channels: int, count: int,
+                  snapshot_every_s: float) -> Peaks:
+    expected = max(1, round(total_ms * rate / 1000))
     segments = _plan_segments(total_ms / 1000, rate, count) if count > 1 else [_Segment(0, None, 0, 0)]
+    check_frames = max(1, round(CHECK_S * rate)) if len(segments) > 1 else 0
     stop = threading.Event()
     last_snapshot = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(segments)) as pool:
-        futures = [pool.submit(_decode_segment, file, channels, segment, stop) for segment in segments]
+        futures = [pool.submit(_decode_segment, file, channels, segment, stop, check_frames)
+                   for segment in segments]
         try:
             pending = set(futures)
             while pending:
@@ -403,17 +516,39 @@ def compute_stream_peaks(path: Path | str, progress: Progress | None = None, *,
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    _check_boundaries(segments)
     return _join_segments(file, segments, rate, channels)
 
 
+def _check_boundaries(segments: list[_Segment]) -> None:
+    """Raise ``_SegmentsDisagree`` unless each segment's pre-roll ends with the frames the one before ended with.
+
+    Both stretches are the same frames of the call, decoded once from the
+    previous segment's start and once from a seek one second earlier; equal
+    samples there mean the seek landed on the right sample and the decoder had
+    settled. Segments that came out short are left to ``_join_segments``.
+    """
+    for before, after in zip(segments, segments[1:], strict=False):
+        if before.frames is None or before.done + (0 if before.tail is None else len(before.tail)) < before.frames:
+            continue
+        if before.trail is None or after.lead is None or not after.done:
+            continue
+        overlap = min(len(before.trail), len(after.lead))
+        if not overlap or not np.array_equal(before.trail[-overlap:], after.lead[-overlap:]):
+            raise _SegmentsDisagree()
+
+
 def _format_of(params: decode.StreamParams) -> str:
+    """The recording format name (``audio.probe``'s) of a stream, as far as segmenting cares."""
     names = set(params.container.split(","))
-    if params.codec == "mp3":
-        return "mp3"
-    if params.codec == "opus":
-        return "opus"
+    if params.codec in ("mp3", "opus"):
+        return params.codec
     if params.codec == "flac" and "flac" in names:
         return "flac"
+    if params.codec == "vorbis" and "ogg" in names:
+        return "ogg"
+    if params.codec in ("aac", "alac") and "mp4" in names:
+        return "m4a"
     return params.codec or "unknown"
 
 

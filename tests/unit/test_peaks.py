@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,6 +55,27 @@ def test_peaks_from_samples_match_numpy() -> None:
     result = peaks.peaks_from_samples(samples, 8000)
     assert (result.frames, result.channels, result.complete) == (len(samples), 2, True)
     assert_levels(result, samples)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_every_sample_value_reduces_exactly(channels: int) -> None:
+    """Extremes and near-zero values in every combination across channels (the stereo path compares frames
+    as 32-bit integers, so a left sample of -32768 beside any right sample must still come out right)."""
+    rng = np.random.default_rng(channels)
+    values = np.array([-32768, -32767, -256, -1, 0, 1, 255, 256, 32766, 32767], dtype=np.int16)
+    samples = values[rng.integers(0, len(values), size=(FINE * 41 + 9, channels))]
+    samples[:FINE, 0] = -32768
+    samples[FINE:2 * FINE, -1] = 32767
+    assert_levels(peaks.peaks_from_samples(samples, 8000), samples)
+    strided = np.repeat(samples, 2, axis=0)[::2]  # a non-contiguous view takes the general path
+    assert not strided.flags.c_contiguous
+    assert_levels(peaks.peaks_from_samples(strided, 8000), samples)
+
+
+def test_samples_longer_than_one_work_item() -> None:
+    rng = np.random.default_rng(5)
+    samples = rng.integers(-32768, 32767, size=(FINE * (peaks._WORK_BLOCKS + 5) + 3, 2), dtype=np.int16)
+    assert_levels(peaks.peaks_from_samples(samples, 44100), samples)
 
 
 def test_wav_peaks_read_in_place_match_numpy(call: tuple[Path, np.ndarray]) -> None:
@@ -103,7 +126,7 @@ def test_compressed_peaks_match_the_decoded_samples(call: tuple[Path, np.ndarray
 @pytest.mark.parametrize("fmt", sorted(peaks.SEGMENTABLE))
 def test_parallel_segments_equal_one_continuous_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        fmt: str) -> None:
-    """Long MP3/Opus/FLAC calls are decoded in segments with a pre-roll: the peaks must be the same."""
+    """Long MP3/Vorbis/Opus/FLAC calls are decoded in segments with a pre-roll: the peaks must be the same."""
     samples = synth.synth_call(30.0, 16000, seed=9)
     long = np.concatenate([samples] * 5)  # 150 s
     source = synth.write_wav(tmp_path / "long.wav", long, 16000)
@@ -118,6 +141,88 @@ def test_parallel_segments_equal_one_continuous_decode(tmp_path: Path, monkeypat
         assert np.array_equal(parallel.mins[level], single.mins[level])
         assert np.array_equal(parallel.maxs[level], single.maxs[level])
     assert_levels(single, ffmpeg_decode(encoded, 2))
+
+
+@pytest.fixture(scope="module")
+def long_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 s of 16 kHz stereo call as WAV (long enough to be split into segments with SEGMENT_MIN_S = 20)."""
+    samples = synth.synth_call(30.0, 16000, seed=9)
+    return synth.write_wav(tmp_path_factory.mktemp("long") / "long.wav", np.concatenate([samples] * 5), 16000)
+
+
+@needs_ffmpeg
+def test_segments_that_disagree_are_decoded_again_in_one_piece(long_call: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seek that lands one frame off is caught where the segments overlap: the result is still exact."""
+    encoded = synth.encode(long_call, tmp_path / "long.ogg", "ogg")
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    real = decode.pcm_chunks
+    calls: list[float | None] = []
+
+    def one_frame_late(*args: Any, **kwargs: Any) -> Iterator[np.ndarray]:
+        calls.append(kwargs.get("start_s"))
+        skip = 1 if kwargs.get("start_s") else 0
+        for chunk in real(*args, **kwargs):
+            yield chunk[skip:]
+            skip = 0
+
+    monkeypatch.setattr(decode, "pcm_chunks", one_frame_late)
+    result = peaks.compute_stream_peaks(encoded, workers=3)
+    assert len([c for c in calls if c]) == 2 and calls.count(None) == 2  # three segments, then one piece
+    assert_levels(result, ffmpeg_decode(encoded, 2))
+
+
+@needs_ffmpeg
+def test_long_aac_is_decoded_in_one_piece(long_call: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AAC is not segmented (noise substitution draws from a generator that runs through the whole stream)."""
+    assert "m4a" not in peaks.SEGMENTABLE
+    encoded = synth.encode(long_call, tmp_path / "long.m4a", "m4a")
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    starts: list[float | None] = []
+    real = decode.pcm_chunks
+
+    def record(*args: Any, **kwargs: Any) -> Iterator[np.ndarray]:
+        starts.append(kwargs.get("start_s"))
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "pcm_chunks", record)
+    result = peaks.compute_stream_peaks(encoded, workers=3)
+    assert starts == [None]
+    assert peaks._format_of(decode.stream_params(encoded)) == "m4a"
+    assert_levels(result, ffmpeg_decode(encoded, 2))
+
+
+@needs_ffmpeg
+def test_stream_progress_snapshots_and_cancel(long_call: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded = synth.encode(long_call, tmp_path / "long.mp3", "mp3")
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    seen: list[tuple[int, int, Peaks | None]] = []
+
+    def progress(done: int, total: int, partial: Peaks | None) -> bool:
+        seen.append((done, total, partial))
+        return True
+
+    result = peaks.compute_stream_peaks(encoded, progress, workers=2, snapshot_every_s=0.0)
+    assert seen and all(done <= total for done, total, _ in seen)
+    snapshots = [p for _, _, p in seen if p is not None]
+    for snapshot in snapshots:
+        blocks = snapshot.done_frames // FINE
+        assert np.array_equal(snapshot.mins[FINE], result.mins[FINE][:blocks])
+    with pytest.raises(peaks.PeaksCancelled):
+        peaks.compute_stream_peaks(encoded, lambda *_: False, workers=2)
+
+
+@needs_ffmpeg
+def test_pcm_chunks_without_copies_are_read_only_views(call: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    encoded = synth.encode(call[0], tmp_path / "call.flac", "flac")
+    copied = np.concatenate(list(decode.pcm_chunks(encoded, 2, chunk_frames=4096)))
+    views = []
+    for chunk in decode.pcm_chunks(encoded, 2, chunk_frames=4096, copy=False):
+        assert not chunk.flags.writeable
+        views.append(chunk.copy())
+    assert np.array_equal(np.concatenate(views), copied)
+    assert np.array_equal(copied, call[1])
 
 
 def test_columns_are_the_envelope_under_each_pixel(call: tuple[Path, np.ndarray]) -> None:
