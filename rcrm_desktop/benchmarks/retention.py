@@ -12,7 +12,13 @@ of those guarantees.
 
 Data is made with bulk SQL on scratch SQLite instances under ``ctx.workdir``;
 audio files are tiny (16 bytes), so the figure measures the bookkeeping, not
-the disk's bandwidth.
+the disk's bandwidth. Both sides get the same data shape (same seed, same
+count), start from the same state (database checkpointed, every file made
+so far on disk: ``_settle``) and end in the same state (deletions made
+durable with one folder ``fsync``). The purge and the plain SQL alternate
+over several rounds (quick: one; ``ctx.extra["retention_rounds"]``) and the
+figure is the median of each, so a disk that is busy for a while weighs on
+both.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import datetime as dt
 import os
 import random
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -145,56 +152,125 @@ def _fill_crash_events(count: int, now: dt.datetime, groups: int = 1000, seed: i
                 f"WHERE {column} IS NOT NULL GROUP BY group_id, {column}")
 
 
-def _recordings_figure(ctx: BenchContext, now: dt.datetime) -> Figure:
+def _settle(root: Path | None = None) -> None:
+    """Put every file made so far on disk, so each measurement starts from the same state.
+
+    Expired recordings in real use have been on disk for a year: deleting a
+    file whose blocks are allocated costs far more (block bitmaps, and
+    ``discard`` where the file system is mounted with it) than deleting one
+    still in the page cache, which is what a measurement right after making
+    the files would time on one side and not the other.
+    """
+    if hasattr(os, "sync"):
+        os.sync()
+    if root is not None:
+        _fsync(root)
+
+
+def _fsync(folder: Path) -> None:
+    """Make the deletions durable (a journaling file system commits them all with one folder ``fsync``)."""
+    from rcrm_desktop.core.store import _fsync_dir
+
+    _fsync_dir(folder)
+
+
+def _plain_recordings(ctx: BenchContext, count: int, now: dt.datetime, cutoff: dt.datetime, round_: int) -> float:
+    """``SELECT`` the expired paths, ``DELETE`` their tags and rows in one transaction, ``unlink`` each file.
+
+    The files go in the order they were made (by id), as the purge takes them:
+    in the time index's order the same ``unlink`` calls hop between folders and
+    cost more, which would flatter the purge.
+    """
+    from rcrm_desktop.db.models import database
+
+    db = ctx.workdir / f"retention-rec-plain-{round_}.sqlite3"
+    root = ctx.workdir / f"retention-rec-plain-store-{round_}"
+    shutil.rmtree(root, ignore_errors=True)
+    _instance(db)
+    ctx.log(f"  making {count:,} recordings (rows and files) for plain SQL + rm …")
+    _fill_recordings(root, count, now)
+    database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _settle(root)
+    started = time.perf_counter()
+    stamp = cutoff.isoformat(sep=" ")
+    paths = [str(r[0]) for r in database.execute_sql(
+        "SELECT path FROM recording WHERE started_at < ? ORDER BY id", (stamp,)).fetchall()]
+    with database.atomic():
+        database.execute_sql("DELETE FROM recording_tag WHERE recording_id IN (SELECT id FROM recording "
+                             "WHERE started_at < ?)", (stamp,))
+        database.execute_sql("DELETE FROM recording WHERE started_at < ?", (stamp,))
+    for relative in paths:
+        os.unlink(root / relative)
+    _fsync(root / "calls")
+    plain = time.perf_counter() - started
+    _checkpoint_and_close()
+    shutil.rmtree(root, ignore_errors=True)
+    db.unlink()
+    return plain
+
+
+def _retention_recordings(ctx: BenchContext, count: int, now: dt.datetime, round_: int
+                          ) -> tuple[float, bool, int, int, int]:
+    """The same purge through ``apply_retention``; returns (seconds, consistent, deleted, rows left, files left)."""
     from rcrm_desktop.core import retention
     from rcrm_desktop.core.store import RecordingsStore
     from rcrm_desktop.db.models import database
 
-    count = 10_000 if ctx.quick else 100_000
-    cutoff = now - dt.timedelta(days=365)
-
-    base_db = ctx.workdir / "retention-rec-plain.sqlite3"
-    base_root = ctx.workdir / "retention-rec-plain-store"
-    shutil.rmtree(base_root, ignore_errors=True)
-    _instance(base_db)
-    ctx.log(f"  making {count:,} recordings (rows and files) for plain SQL + rm …")
-    _fill_recordings(base_root, count, now)
-    started = time.perf_counter()
-    paths = [str(r[0]) for r in database.execute_sql("SELECT path FROM recording WHERE started_at < ?",
-                                                      (cutoff.isoformat(sep=" "),)).fetchall()]
-    with database.atomic():
-        database.execute_sql("DELETE FROM recording_tag WHERE recording_id IN (SELECT id FROM recording "
-                             "WHERE started_at < ?)", (cutoff.isoformat(sep=" "),))
-        database.execute_sql("DELETE FROM recording WHERE started_at < ?", (cutoff.isoformat(sep=" "),))
-    for relative in paths:
-        os.unlink(base_root / relative)
-    plain = time.perf_counter() - started
-    _checkpoint_and_close()
-
-    db = ctx.workdir / "retention-rec.sqlite3"
-    root = ctx.workdir / "retention-rec-store"
+    db = ctx.workdir / f"retention-rec-{round_}.sqlite3"
+    root = ctx.workdir / f"retention-rec-store-{round_}"
     shutil.rmtree(root, ignore_errors=True)
     officer = _instance(db)
     ctx.log(f"  making {count:,} recordings (rows and files) for the retention run …")
     _fill_recordings(root, count, now)
     retention.set_rule(officer, "recordings", max_age_days=365, enabled=True)
     store = RecordingsStore(root)
+    database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _settle(root)
     started = time.perf_counter()
     report = retention.apply_retention(officer, now=now, store=store)
+    _fsync(root / "calls")
     took = time.perf_counter() - started
     left = int(database.execute_sql("SELECT COUNT(*) FROM recording").fetchone()[0])
     files_left = sum(1 for p in (root / "calls").rglob("*") if p.is_file())
     _checkpoint_and_close()
     ok = report.deleted == count and report.files_deleted == count and left == files_left
     shutil.rmtree(root, ignore_errors=True)
-    shutil.rmtree(base_root, ignore_errors=True)
+    db.unlink()
+    return took, ok, report.files_deleted, left, files_left
+
+
+def _rounds(ctx: BenchContext) -> int:
+    return int(ctx.extra.get("retention_rounds", 1 if ctx.quick else 3))
+
+
+def _recordings_figure(ctx: BenchContext, now: dt.datetime) -> Figure:
+    """Median of alternating rounds (plain first in even rounds, the purge first in odd ones)."""
+    count = 10_000 if ctx.quick else 100_000
+    cutoff = now - dt.timedelta(days=365)
+    plains: list[float] = []
+    runs: list[tuple[float, bool, int, int, int]] = []
+    for round_ in range(_rounds(ctx)):
+        if round_ % 2 == 0:
+            plains.append(_plain_recordings(ctx, count, now, cutoff, round_))
+            runs.append(_retention_recordings(ctx, count, now, round_))
+        else:
+            runs.append(_retention_recordings(ctx, count, now, round_))
+            plains.append(_plain_recordings(ctx, count, now, cutoff, round_))
+        ctx.log(f"    round {round_ + 1}: purge {runs[-1][0]:.3f} s, plain {plains[-1]:.3f} s")
+    plain = statistics.median(plains)
+    took = statistics.median(r[0] for r in runs)
+    ok = all(r[1] for r in runs)
+    _, _, files_deleted, left, files_left = runs[-1]
     return Figure(SUITE, f"purge {count:,} expired recordings (rows + files)", took, "s", plain,
                   "plain DELETE + unlink", "≤ 2× plain", took <= 2 * plain and ok,
-                  f"{count / took:,.0f} recordings/s; {report.files_deleted:,} files deleted; "
-                  f"{'consistent' if ok else 'INCONSISTENT'} ({left:,} rows and {files_left:,} files left)")
+                  f"median of {len(runs)}; purge {', '.join(f'{r[0]:.2f}' for r in runs)} s, plain "
+                  f"{', '.join(f'{p:.2f}' for p in plains)} s; {count / took:,.0f} recordings/s; "
+                  f"{files_deleted:,} files deleted; {'consistent' if ok else 'INCONSISTENT'} "
+                  f"({left:,} rows and {files_left:,} files left)")
 
 
 def _crash_figure(ctx: BenchContext, now: dt.datetime) -> Figure:
+    """Median of alternating rounds, each on a fresh copy of one filled instance."""
     from rcrm_desktop.core import retention
     from rcrm_desktop.core.store import RecordingsStore
     from rcrm_desktop.db.models import database
@@ -205,32 +281,56 @@ def _crash_figure(ctx: BenchContext, now: dt.datetime) -> Figure:
     officer = _instance(db)
     ctx.log(f"  making {count:,} crash events …")
     _fill_crash_events(count, now)
-    _checkpoint_and_close()
-    plain_db = ctx.workdir / "retention-crash-plain.sqlite3"
-    shutil.copyfile(db, plain_db)
-
-    _reopen(plain_db)
-    started = time.perf_counter()
-    with database.atomic():
-        database.execute_sql("DELETE FROM crash_event WHERE received_at < ?", (cutoff.isoformat(sep=" "),))
-    plain = time.perf_counter() - started
-    _checkpoint_and_close()
-    plain_db.unlink()
-
-    _reopen(db)
     retention.set_rule(officer, "crash_events", max_age_days=180, enabled=True)
-    store = RecordingsStore(ctx.workdir / "retention-crash-store")
-    started = time.perf_counter()
-    report = retention.apply_retention(officer, now=now, store=store)
-    took = time.perf_counter() - started
-    sums = database.execute_sql("SELECT (SELECT COUNT(*) FROM crash_event), (SELECT SUM(event_count) FROM "
-                                "crash_group), (SELECT SUM(count) FROM crash_daily_count)").fetchone()
     _checkpoint_and_close()
-    ok = report.deleted == count and sums[0] == sums[1] == sums[2]
+    copy = ctx.workdir / "retention-crash-copy.sqlite3"
+
+    def plain_round() -> float:
+        shutil.copyfile(db, copy)
+        _reopen(copy)
+        _settle()
+        started = time.perf_counter()
+        with database.atomic():
+            database.execute_sql("DELETE FROM crash_event WHERE received_at < ?", (cutoff.isoformat(sep=" "),))
+        took = time.perf_counter() - started
+        _checkpoint_and_close()
+        copy.unlink()
+        return took
+
+    def retention_round() -> tuple[float, bool, tuple[int, int, int]]:
+        shutil.copyfile(db, copy)
+        _reopen(copy)
+        store = RecordingsStore(ctx.workdir / "retention-crash-store")
+        _settle()
+        started = time.perf_counter()
+        report = retention.apply_retention(officer, now=now, store=store)
+        took = time.perf_counter() - started
+        sums = database.execute_sql("SELECT (SELECT COUNT(*) FROM crash_event), (SELECT SUM(event_count) FROM "
+                                    "crash_group), (SELECT SUM(count) FROM crash_daily_count)").fetchone()
+        _checkpoint_and_close()
+        copy.unlink()
+        return took, report.deleted == count and sums[0] == sums[1] == sums[2], tuple(sums)
+
+    plains: list[float] = []
+    runs: list[tuple[float, bool, tuple[int, int, int]]] = []
+    for round_ in range(_rounds(ctx)):
+        if round_ % 2 == 0:
+            plains.append(plain_round())
+            runs.append(retention_round())
+        else:
+            runs.append(retention_round())
+            plains.append(plain_round())
+        ctx.log(f"    round {round_ + 1}: purge {runs[-1][0]:.3f} s, plain {plains[-1]:.3f} s")
+    db.unlink()
+    plain = statistics.median(plains)
+    took = statistics.median(r[0] for r in runs)
+    ok = all(r[1] for r in runs)
+    sums = runs[-1][2]
     return Figure(SUITE, f"purge {count:,} expired crash events (with group counters)", took, "s", plain,
                   "plain DELETE", "≤ 2× plain", took <= 2 * plain and ok,
-                  f"{count / took:,.0f} events/s; counters {'exact' if ok else 'WRONG'} "
-                  f"({sums[0]:,} events left)")
+                  f"median of {len(runs)}; purge {', '.join(f'{r[0]:.2f}' for r in runs)} s, plain "
+                  f"{', '.join(f'{p:.2f}' for p in plains)} s; {count / took:,.0f} events/s; counters "
+                  f"{'exact' if ok else 'WRONG'} ({sums[0]:,} events left)")
 
 
 def run(ctx: BenchContext) -> list[Figure]:

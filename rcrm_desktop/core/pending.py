@@ -16,12 +16,18 @@ at start-up)". Erasure (``core.erasure``) and retention use it like this::
         raise
     batch.finish()                          # 4, after the commit
 
-1. One ``PendingFileOperation`` row per file (state ``moving``) is inserted and
-   **committed** before any file moves: from then on the intent is durable.
+1. One ``PendingFileOperation`` row for the batch (kind ``batch``, state
+   ``moving``, the owning process) and one per file and cache entry are
+   inserted and **committed** before any file moves: from then on the intent
+   is durable.
 2. Each file is renamed (``os.replace``, atomic on one file system) from the
-   store into ``<store>/.pending-delete/<batch>/``; the folders are fsynced.
-3. The transaction that changes the rows also marks the batch ``committed``:
-   rows and mark commit together or not at all.
+   store into ``<store>/.pending-delete/<batch>/``; every folder a file left
+   and the batch folder are fsynced once, so the renames are on disk before
+   the rows change.
+3. The transaction that changes the rows also marks the batch's row
+   ``committed``: rows and mark commit together or not at all. One row is
+   marked, not one per file: a batch counts as committed when any of its
+   rows says so.
 4. After the commit the pending files and the waveform cache entries are
    deleted, then the batch's rows.
 
@@ -54,11 +60,12 @@ import os
 import re
 import secrets
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rcrm_desktop import paths
 from rcrm_desktop.core.store import TEMP_SUFFIX, RecordingsStore, _fsync_dir, sha256_of
@@ -68,9 +75,11 @@ from rcrm_desktop.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
-#: Kinds of pending work: a store file moved aside, or a cache entry to delete after commit.
+#: Kinds of pending rows: a store file moved aside, a cache entry to delete after commit, and the
+#: batch itself (its state and owner; the one row the commit marks).
 STORE = "store"
 CACHE = "cache"
+BATCH = "batch"
 
 #: Batch states: files are being moved (undo on recovery) / the rows changed (finish on recovery).
 MOVING = "moving"
@@ -79,9 +88,10 @@ COMMITTED = "committed"
 #: A batch started on another host is taken as abandoned after this long (an erasure takes seconds).
 STALE_AFTER = dt.timedelta(hours=1)
 
-#: Values looked up per ``IN (…)`` and rows inserted per statement (well under every engine's limits).
+#: Values looked up per ``IN (…)``, and rows inserted per statement: 9 values a row stay well under every
+#: engine's limit on parameters (SQLite before 3.32: 999; later 32,766; the server engines 65,535).
 CHUNK = 400
-INSERT_CHUNK = 100
+INSERT_CHUNK = 500 if sqlite3.sqlite_version_info >= (3, 32) else 100
 
 _WAVEFORM_DIR = "waveforms"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -173,17 +183,27 @@ def _abandoned(batch: str, rows: Sequence[PendingFileOperation], now: dt.datetim
 # ================================================================ a batch of file work
 
 
-@dataclass
+@dataclass(slots=True)
 class StagedFile:
-    """One store file of a batch: where it was, where it is now, which recording row owns it."""
+    """One store file of a batch: where it was, where it is now, which recording row owns it.
+
+    ``source`` and ``target`` are absolute paths as text: a batch handles
+    thousands of files, and ``os.replace``/``os.unlink`` take text directly.
+    """
 
     recording_id: int | None
     original: str
     pending: str
     moved: bool = False
     missing: bool = False
-    source: Path | None = None
-    target: Path | None = None
+    source: str | None = None
+    target: str | None = None
+
+
+#: Characters of a store path that the store refuses (``core.store._split``): control characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Characters replaced in a staged file's name (it only has to tell an operator what the file was).
+_UNSAFE_NAME = re.compile(r"[^\w.-]")
 
 
 class _StorePaths:
@@ -192,23 +212,24 @@ class _StorePaths:
     The folder part goes through ``resolve`` (every rule of the store, and the
     real location inside it); the last component is checked here and never
     followed: ``os.replace`` renames a link itself, not what it points to.
+    Anything unusual (no folder, a drive letter, a control character, a
+    name that is ``.`` or ``..``, a path longer than the store allows) goes
+    through ``resolve`` whole, so the store's own rule refuses it.
     """
 
     def __init__(self, store: RecordingsStore) -> None:
         self.store = store
-        self.folders: dict[str, Path] = {}
+        self.folders: dict[str, str] = {}
 
-    def path(self, relative: str) -> Path:
-        parts = relative.replace("\\", "/").split("/")
-        name = parts[-1]
-        if name in ("", ".", "..") or any(ord(ch) < 32 or ord(ch) == 127 for ch in relative):
-            return self.store.resolve(relative)  # refuses it with the store's own message
-        key = "/".join(parts[:-1])
+    def path(self, relative: str) -> str:
+        key, _, name = relative.replace("\\", "/").rpartition("/")
+        if (not key or name in ("", ".", "..") or ":" in relative or len(relative) > 500
+                or _CONTROL.search(relative) is not None):
+            return str(self.store.resolve(relative))
         folder = self.folders.get(key)
         if folder is None:
-            folder = self.store.resolve(key) if key.strip("/") else self.store.root
-            self.folders[key] = folder
-        return folder / name
+            folder = self.folders[key] = str(self.store.resolve(key))
+        return folder + os.sep + name
 
 
 @dataclass
@@ -226,6 +247,8 @@ class FileBatch:
     files: list[StagedFile] = field(default_factory=list)
     cache_sha256: list[str] = field(default_factory=list)
     finished: bool = False
+    _folder: Path | None = field(default=None, init=False, repr=False)
+    _header: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -233,7 +256,10 @@ class FileBatch:
 
     @property
     def folder(self) -> Path:
-        return self.store.pending_dir / self.id
+        """``<store>/.pending-delete/<batch id>`` (worked out once: ``pending_dir`` creates the area)."""
+        if self._folder is None:
+            self._folder = self.store.pending_dir / self.id
+        return self._folder
 
     def stage(self, files: Iterable[tuple[int | None, str]], cache_sha256: Iterable[str] = (),
               progress: ProgressFn | None = None) -> None:
@@ -251,13 +277,14 @@ class FileBatch:
         wanted = list(files)
         self.cache_sha256 = sorted({s for s in cache_sha256 if _SHA_RE.match(s or "")})
         width = max(6, len(str(len(wanted))))
-        area = self.store.pending_dir.name
-        for index, (recording_id, relative) in enumerate(wanted, 1):
-            name = "".join(ch if ch.isalnum() or ch in "._-" else "_"
-                           for ch in relative.replace("\\", "/").rsplit("/", 1)[-1][:120])
-            staged_name = f"{index:0{width}d}-{name}"
-            self.files.append(StagedFile(recording_id, relative, f"{area}/{self.id}/{staged_name}",
-                                         target=self.folder / staged_name))
+        if wanted:
+            folder = str(self.folder)
+            relative_folder = f"{self.folder.parent.name}/{self.id}/"
+            sub = _UNSAFE_NAME.sub
+            for index, (recording_id, relative) in enumerate(wanted, 1):
+                staged_name = f"{index:0{width}d}-" + sub("_", relative.replace("\\", "/").rpartition("/")[2][:120])
+                self.files.append(StagedFile(recording_id, relative, relative_folder + staged_name,
+                                             target=folder + os.sep + staged_name))
         _active_batches.add(self.id)
         try:
             self._write_intent()
@@ -267,30 +294,43 @@ class FileBatch:
             raise
 
     def _write_intent(self) -> None:
-        now = utcnow()
+        """One row for the batch (its state and owner) and one per file and cache entry, committed together.
+
+        Only the batch's row changes state (``mark_committed``): recovery takes
+        a batch as committed when any of its rows says so, which older programs
+        reading the same instance do too.
+        """
+        if not self.files and not self.cache_sha256:
+            return
+        now = cast(Any, PendingFileOperation.created_at).db_value(utcnow())
         host, pid = _hostname(), os.getpid()
-        rows = [{"batch": self.id, "original_path": f.original, "pending_path": f.pending, "created_at": now,
-                 "kind": STORE, "state": MOVING, "recording": f.recording_id, "host": host, "pid": pid}
-                for f in self.files]
-        rows += [{"batch": self.id, "original_path": sha, "pending_path": "", "created_at": now, "kind": CACHE,
-                  "state": MOVING, "recording": None, "host": host, "pid": pid} for sha in self.cache_sha256]
+        rows = [(self.id, f.original, f.pending, now, STORE, MOVING, f.recording_id, host, pid) for f in self.files]
+        rows += [(self.id, sha, "", now, CACHE, MOVING, None, host, pid) for sha in self.cache_sha256]
         with database_errors(), database.atomic():
+            self._header = int(PendingFileOperation.insert(
+                batch=self.id, original_path="", pending_path="", created_at=now, kind=BATCH, state=MOVING,
+                recording=None, host=host, pid=pid).execute())
             _insert_rows(rows)
 
     def _move_all(self, progress: ProgressFn | None) -> None:
         if not self.files:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        touched: set[Path] = {self.folder}
+        folder = self.folder
+        area = os.path.realpath(folder.parent)
+        if not Path(area).is_relative_to(self.store.root) or area == str(self.store.root):
+            raise ValidationError(f"The pending-delete area {folder.parent} leads outside the recordings store; "
+                                  "nothing was deleted.")
+        folder.mkdir(exist_ok=True)
+        touched = {str(folder)}
         total = len(self.files)
         store_paths = _StorePaths(self.store)
+        replace = os.replace
         for done, staged in enumerate(self.files, 1):
             if progress is not None and done % 10 == 1 and progress(done - 1, total, staged.original) is False:
                 raise StageCancelled("Cancelled before anything was deleted; every file is back in place.")
             source = staged.source = store_paths.path(staged.original)
-            target = staged.target or self.store.resolve(staged.pending)
             try:
-                os.replace(source, target)
+                replace(source, cast(str, staged.target))
             except FileNotFoundError:
                 staged.missing = True
                 continue
@@ -301,15 +341,18 @@ class FileBatch:
                     "and try again."
                 ) from exc
             staged.moved = True
-            touched.add(source.parent)
-        for folder in touched:
-            _fsync_dir(folder)
+            touched.add(os.path.dirname(source))
+        for touched_folder in sorted(touched):
+            _fsync_dir(Path(touched_folder))
         if progress is not None:
             progress(total, total, "")
 
     def mark_committed(self) -> None:
         """Call inside the transaction that changes the rows: the batch then commits with them."""
-        PendingFileOperation.update(state=COMMITTED).where(PendingFileOperation.batch == self.id).execute()
+        if self._header is not None:
+            PendingFileOperation.update(state=COMMITTED).where(PendingFileOperation.id == self._header).execute()
+        else:  # nothing was staged: there is no row to mark, and none needed
+            PendingFileOperation.update(state=COMMITTED).where(PendingFileOperation.batch == self.id).execute()
 
     def finish(self, progress: ProgressFn | None = None) -> int:
         """After the commit: delete the pending files and cache entries, then the batch's rows.
@@ -319,19 +362,24 @@ class FileBatch:
         """
         deleted = 0
         total = len(self.files)
+        unlink = os.unlink
         for done, staged in enumerate(self.files, 1):
             if staged.moved and staged.target is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    staged.target.unlink()
+                try:
+                    unlink(staged.target)
                     deleted += 1
+                except FileNotFoundError:
+                    pass
             if progress is not None and done % 50 == 0:
                 progress(done, total, staged.original)
         for sha in self.cache_sha256:
             delete_waveform_cache(sha)
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
-        with database_errors(), database.atomic():
-            PendingFileOperation.delete().where(PendingFileOperation.batch == self.id).execute()
+        if self.files:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+        if self._header is not None:
+            with database_errors(), database.atomic():
+                PendingFileOperation.delete().where(PendingFileOperation.batch == self.id).execute()
         self.finished = True
         _active_batches.discard(self.id)
         return deleted
@@ -347,40 +395,48 @@ class FileBatch:
             for staged in reversed(self.files):
                 if not staged.moved:
                     continue
-                source = staged.target or self.store.resolve(staged.pending)
-                target = staged.source or self.store.resolve(staged.original)
-                if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                source = staged.target or str(self.store.resolve(staged.pending))
+                target = staged.source or str(self.store.resolve(staged.original))
+                if not os.path.exists(target):
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
                     os.replace(source, target)
                 staged.moved = False
-            with contextlib.suppress(OSError):
-                self.folder.rmdir()
+            if self.files:
+                with contextlib.suppress(OSError):
+                    self.folder.rmdir()
             with contextlib.suppress(Exception), database_errors(), database.atomic():
                 PendingFileOperation.delete().where(PendingFileOperation.batch == self.id).execute()
         finally:
             _active_batches.discard(self.id)
 
 
-def _insert_rows(rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``PendingFileOperation`` rows in multi-row statements built once per chunk.
+#: The columns of the intent rows ``_insert_rows`` writes, in the order of its tuples.
+_INTENT_COLUMNS = ("batch", "original_path", "pending_path", "created_at", "kind", "state", "recording", "host",
+                   "pid")
+
+
+def _insert_rows(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``PendingFileOperation`` rows (``_INTENT_COLUMNS`` tuples of database values) in multi-row statements.
 
     The same parameterised ``INSERT … VALUES (…), (…)`` peewee's ``insert_many``
-    sends, without its per-value SQL generation (most of an erasure's CPU time
-    for hundreds of files).
+    sends, without its per-value SQL generation (most of a purge's CPU time
+    for thousands of files); the statement is built once per chunk size.
     """
     if not rows:
         return
     db = database.obj
-    names = list(rows[0])
-    fields = [PendingFileOperation._meta.fields[name] for name in names]
     opening, closing = db.quote[0], db.quote[-1]
-    columns = ", ".join(f"{opening}{f.column_name}{closing}" for f in fields)
-    table = f"{opening}{PendingFileOperation._meta.table_name}{closing}"
-    row_sql = "(" + ", ".join([db.param] * len(fields)) + ")"
+    meta = PendingFileOperation._meta
+    columns = ", ".join(f"{opening}{meta.fields[name].column_name}{closing}" for name in _INTENT_COLUMNS)
+    head = f"INSERT INTO {opening}{meta.table_name}{closing} ({columns}) VALUES "
+    row_sql = "(" + ", ".join([db.param] * len(_INTENT_COLUMNS)) + ")"
+    statements: dict[int, str] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        params = [f.db_value(row[n]) for row in chunk for n, f in zip(names, fields, strict=True)]
-        database.execute_sql(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * len(chunk)), params)
+        sql = statements.get(len(chunk))
+        if sql is None:
+            sql = statements[len(chunk)] = head + ", ".join([row_sql] * len(chunk))
+        database.execute_sql(sql, [value for row in chunk for value in row])
 
 
 class StageCancelled(ValidationError):
@@ -624,6 +680,7 @@ def sweep_waveform_cache() -> int:
 
 
 __all__ = [
+    "BATCH",
     "CACHE",
     "COMMITTED",
     "FileBatch",

@@ -86,8 +86,14 @@ would name (accounts, recordings, crash groups) before its re-check, so a hold
 placed meanwhile is never outrun; a rights request opened on another
 workstation during the very transaction of a batch is not locked against
 (``core.requests`` does not lock the account), a window of milliseconds.
-``crash_event.received_at`` has no index, so counting due crash events scans
-the table (about half a second per million events on SQLite).
+
+**Batch sizes** (``Category.batch``) trade a Cancel's latency against the
+fixed cost of a batch: for recordings, the folder ``fsync`` that makes the
+renames durable before the commit (it also commits the file system's journal
+with the deletions of the batch before); for crash events, the groups'
+first/last seen and facet times looked up again per batch, which depends on
+the groups a batch touches, not on its events. A Cancel waits for the end of
+the current batch.
 """
 
 from __future__ import annotations
@@ -101,7 +107,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, cast
 
 import peewee
@@ -193,12 +198,12 @@ class Category:
 CATEGORIES: dict[str, Category] = {c.key: c for c in (
     Category("recordings", "Recordings", "recording", "recordings", "call start", ("delete",), True,
              "The recording, its audio file, tags, annotations and redaction records are deleted together. "
-             "Recordings can only be deleted: a voice cannot be anonymised by removing fields.", 1000),
+             "Recordings can only be deleted: a voice cannot be anonymised by removing fields.", 2000),
     Category("crash_events", "Crash events", "crash event", "crash events", "time received",
              ("delete", "anonymise"), True,
              "Delete the events, or anonymise them: the link to the user account and the personal parts of the "
              "report (user, request, breadcrumbs, extra data, local variables) are removed and the event keeps "
-             "counting in its group.", 20_000),
+             "counting in its group.", 50_000),
     Category("inactive_accounts", "Inactive user accounts", "user account", "user accounts", "last activity",
              ("delete",), True,
              "An account with no activity for longer than the maximum age (never active: since it was created) is "
@@ -1402,19 +1407,6 @@ def _cached_hashes() -> set[str]:
         return set()
 
 
-@dataclass
-class _FileBatch(FileBatch):
-    """``core.pending.FileBatch`` with its pending folder worked out once (not once per file)."""
-
-    resolved_folder: Path | None = None
-
-    @property
-    def folder(self) -> Path:
-        if self.resolved_folder is None:
-            self.resolved_folder = self.store.pending_dir / self.id
-        return self.resolved_folder
-
-
 def _run_recordings(actor: Actor, run_id: int, cat: RetentionRunCategory, size: int, ticker: _Ticker,
                     store: RecordingsStore) -> None:
     """Recordings with their files: ``FileBatch`` per batch (files aside, rows + mark in one transaction).
@@ -1436,7 +1428,7 @@ def _run_recordings(actor: Actor, run_id: int, cat: RetentionRunCategory, size: 
         files = [(int(r[0]), str(r[1])) for r in rows]
         hashes = sorted({str(h) for r in rows for h in (r[2], r[3]) if h and str(h) in cached})
         subjects = {int(r[4]) for r in rows if r[4] is not None}
-        batch = _FileBatch(store, "retention")
+        batch = FileBatch(store, "retention")
         first = ticker.category_done + 1
 
         def stage_progress(moved: int, _total: int, _path: str, first: int = first, last: int = len(ids)) -> None:

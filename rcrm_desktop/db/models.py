@@ -498,8 +498,9 @@ class PendingFileOperation(BaseModel):
     transaction with these rows, files are deleted after commit. At start-up a
     row still here means the work was interrupted and is finished or undone
     (``core.pending``): ``state`` is ``moving`` until the transaction that
-    changes the rows marks the batch ``committed``. ``kind`` is ``store`` (a
-    store file, moved to ``pending_path``) or ``cache`` (a cache entry,
+    changes the rows marks the batch ``committed``. ``kind`` is ``batch`` (the
+    batch itself: its owner, and the one row the commit marks ``committed``),
+    ``store`` (a store file, moved to ``pending_path``) or ``cache`` (a cache entry,
     ``original_path`` holds the SHA-256 whose waveform files are deleted after
     commit). ``host``/``pid`` name the process doing the work, so start-up on
     another workstation never undoes work that is still running.
