@@ -13,7 +13,7 @@ through the driver (``cursor.execute`` + ``fetchall``): the ratio is what the
 ORM, the row objects and the audit bookkeeping add. Figures:
 
 * each view's first page (users, recordings, crash groups, requests, audit);
-  target < 50 ms, ratio ≤ 2× (users and recordings are asked with
+  target < 50 ms, ratio ≤ 2× (users, recordings and requests are asked with
   ``audit_view=False``: the audit append is a write, not model overhead);
 * users and audit scrolled to row 500,000 (50,000 in quick runs): one keyset
   page at that depth;
@@ -177,7 +177,8 @@ def run(ctx: BenchContext) -> list[Figure]:
         figures.append(_page_figure(ctx, "recordings first page",
                                     lambda: recordings.list_recordings(actor, check_files=False, audit_view=False)))
         figures.append(_page_figure(ctx, "crash groups first page", lambda: crashes.list_groups(actor)))
-        figures.append(_page_figure(ctx, "requests first page", lambda: requests.list_requests(actor)))
+        figures.append(_page_figure(ctx, "requests first page",
+                                    lambda: requests.list_requests(actor, audit_view=False)))
         figures.append(_page_figure(ctx, "audit first page", lambda: audit.list_events(actor)))
 
         depth = 500_000 if scale_n >= 10 else 50_000
