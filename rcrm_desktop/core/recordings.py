@@ -569,6 +569,11 @@ def _rows(raw: list[tuple[Any, ...]], store: RecordingsStore | None) -> list[Rec
     return rows
 
 
+#: The SQL of the unfiltered first page per (engine, sort, order, size, role sees objected subjects): what
+#: opening and refreshing the view asks every time, so peewee builds it once (≈ 0.3 ms of a 2 ms page).
+_FIRST_PAGE_SQL: dict[tuple[str, str, bool, int, bool], tuple[str, Any]] = {}
+
+
 def list_recordings(actor: Actor, flt: RecordingFilter | None = None, *, sort: str = "started_at",
                     descending: bool = True, after: PageKey | None = None, limit: int = settings.PAGE_SIZE,
                     audit_view: bool = True, check_files: bool = True,
@@ -587,11 +592,19 @@ def list_recordings(actor: Actor, flt: RecordingFilter | None = None, *, sort: s
     if column is None:
         raise ValidationError(f"Cannot sort recordings by “{sort}”; choose one of {', '.join(SORT_COLUMNS)}.")
     limit = max(1, min(int(limit), 5000))
-    query = (Recording.select(*_LIST_FIELDS)
-             .join(Subject, JOIN.LEFT_OUTER, on=(Recording.subject == Subject.id)))
-    query = _keyset(_outside_review(_apply_filter(query, flt), actor), column, after, descending)
+    first_page = not flt.used() and after is None
+    key = (engine_name(), sort, descending, limit, may_use_restricted(actor))
+    statement = _FIRST_PAGE_SQL.get(key) if first_page else None
+    if statement is None:
+        query = (Recording.select(*_LIST_FIELDS)
+                 .join(Subject, JOIN.LEFT_OUTER, on=(Recording.subject == Subject.id)))
+        query = _keyset(_outside_review(_apply_filter(query, flt), actor), column, after, descending)
+        statement = query.limit(limit).sql()
+        if first_page:
+            _FIRST_PAGE_SQL[key] = statement
     with database_errors():
-        rows = _rows(fetch_tuples(query.limit(limit)), _store(store) if check_files else None)
+        raw = database.execute_sql(*statement).fetchall()
+        rows = _rows(raw, _store(store) if check_files else None)
         if audit_view and rows:
             used = flt.used()
             with database.atomic():
