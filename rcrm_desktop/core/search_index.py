@@ -209,6 +209,22 @@ class GramSample:
             return self.counts.get(word, 0) / self.size
         return min(self.counts.get(word[i:i + 3], 0) for i in range(len(word) - 2)) / self.size
 
+    def chain_share(self, word: str) -> float:
+        """A closer estimate for a longer word: its first trigram's share, times, for each next trigram, the
+        share of keys holding it among those holding the two letters it shares with the one before.
+
+        ``share`` bounds a longer word by its rarest trigram, which for ``00001`` (``000``, ``001``) or
+        ``novak`` is far too high; this chain (an n-gram model over the sample's key counts) is an estimate,
+        not a bound, good enough to choose a plan — results never depend on it.
+        """
+        if self.size == 0 or len(word) <= 3:
+            return self.share(word)
+        estimate = self.counts.get(word[:3], 0) / self.size
+        for i in range(1, len(word) - 2):
+            pair = self.counts.get(word[i:i + 2], 0)
+            estimate *= min(1.0, self.counts.get(word[i:i + 3], 0) / pair) if pair else 0.0
+        return estimate
+
 
 _SAMPLES: weakref.WeakKeyDictionary[peewee.Database, GramSample] = weakref.WeakKeyDictionary()
 

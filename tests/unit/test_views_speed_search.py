@@ -106,3 +106,33 @@ def test_a_new_character_is_seen_by_the_next_pair_search(sqlite_instance: Instan
                    search_key=subjects.make_search_key("Борис", "Ж9AB"))
     ids = [r.user_id for r in subjects.list_subjects(sqlite_instance.support, "9a", audit_view=False)]
     assert ids == ["Ж9AB"]
+
+
+@pytest.mark.parametrize("plan", ["trigram", "walk"])
+def test_postgres_plans_give_the_rows_of_the_plain_scan(instance: Instance, monkeypatch: pytest.MonkeyPatch,
+                                                        plan: str) -> None:
+    """On PostgreSQL each forced plan (pg_trgm bitmap, or the name-index walk) returns the plain scan's page."""
+    if instance.engine != "postgres" or search_index.kind() != "pg_trgm":
+        pytest.skip("the pg_trgm plans are PostgreSQL's")
+    _fill()
+    monkeypatch.setattr(subjects, "_postgres_plan", lambda search, sort: plan if search else None)
+    for term in TERMS:
+        words = subjects.fold(term).split(" ")
+        if not all(words):
+            continue
+        got = [r.id for r in subjects.list_subjects(instance.compliance, term, limit=50, audit_view=False)]
+        assert got == _reference(words, 50), term
+    assert database.execute_sql("SHOW enable_seqscan").fetchone()[0] == "on"  # nothing leaks past the page
+
+
+def test_postgres_plan_choice_follows_the_key_sample(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    if instance.engine != "postgres" or search_index.kind() != "pg_trgm":
+        pytest.skip("the pg_trgm plans are PostgreSQL's")
+    _fill()
+    # 400 subjects: the bounds scaled down from a million (15,000 and 2,000 matches).
+    monkeypatch.setattr(subjects, "PG_TRIGRAM_MAX_MATCHES", 6)
+    monkeypatch.setattr(subjects, "PG_TRIGRAM_SURE_MATCHES", 1)
+    assert subjects._postgres_plan("u-0", "name") == "walk"  # most keys hold it
+    assert subjects._postgres_plan("zzqx", "name") == "trigram"  # none does
+    assert subjects._postgres_plan("zq", "name") is None  # two letters: no trigram to ask
+    assert subjects._postgres_plan(None, "name") is None
