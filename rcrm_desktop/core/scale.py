@@ -169,9 +169,32 @@ def populate_scale(scale: int, *, seed: int = 42, progress: Progress | None = No
             with database_errors(), database.atomic():
                 work()
             summary.seconds[stage] = round(time.perf_counter() - started, 2)
+    _analyze()
     if progress is not None:
         progress("Scale fill: done", len(stages), len(stages))
     return summary
+
+
+#: The tables a fill grows, whose planner statistics are refreshed after it.
+FILLED_TABLES = ("subject", "recording", "crash_group", "crash_event", "crash_daily_count", "rights_request",
+                 "request_event", "audit_event")
+
+
+def _analyze() -> None:
+    """Refresh the server's planner statistics for the filled tables.
+
+    A bulk fill leaves PostgreSQL believing, until autovacuum gets round to it,
+    that the tables hold what they held before: it then scans and sorts 10,000
+    crash groups for a first page (4.6 ms) instead of walking an index (0.85 ms).
+    SQLite plans without statistics here (the program's queries are written for
+    that), so it is left as it is.
+    """
+    engine = engine_name()
+    with database_errors():
+        if engine == "postgresql":
+            database.execute_sql("ANALYZE " + ", ".join(f'"{t}"' for t in FILLED_TABLES))
+        elif engine == "mysql":
+            database.execute_sql("ANALYZE TABLE " + ", ".join(f"`{t}`" for t in FILLED_TABLES)).fetchall()
 
 
 #: SQLite page cache while filling (KiB, negative as SQLite wants it): a million rows go into B-trees keyed by
