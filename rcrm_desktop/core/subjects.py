@@ -436,6 +436,27 @@ def _postgres_plan(search: str | None, sort: str) -> str | None:
     return "walk" if sort == "name" else None
 
 
+#: MariaDB has no substring index. A search whose words the key sample puts at under this share of subjects
+#: reads the table once and sorts the matches (≈ 0.9 s at a million subjects) instead of walking the name
+#: index with a row lookup per entry until a page is found (27 s for a word nobody holds).
+MYSQL_SCAN_SHARE = 0.01
+_MYSQL_FROM = "FROM `subject` AS `t1`"
+_MYSQL_NO_WALK = " IGNORE INDEX (`subject_name_key`)"
+
+
+def _mysql_scan(search: str | None, sort: str) -> bool:
+    """On MariaDB, whether a search page should scan the table rather than walk the name index."""
+    if not search or sort != "name" or engine_name() != "mysql":
+        return False
+    words = [w for w in fold(search).split(" ") if w]
+    if not words:
+        return False
+    sample = search_index.gram_sample()
+    if sample.size == 0:
+        return False
+    return min(min(sample.share(w), sample.chain_share(w)) for w in words) < MYSQL_SCAN_SHARE
+
+
 def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name", descending: bool = False,
                   after: PageKey | None = None, limit: int = settings.PAGE_SIZE,
                   audit_view: bool = True, status: str | None = None) -> list[SubjectRow]:
@@ -461,7 +482,10 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
             else:
                 query = query.order_by(column.asc(), Subject.id.asc())
         plan = _postgres_plan(search, sort)
-        if plan is None:
+        if plan is None and _mysql_scan(search, sort):
+            sql, params = query.limit(limit).sql()
+            raw = database.execute_sql(sql.replace(_MYSQL_FROM, _MYSQL_FROM + _MYSQL_NO_WALK, 1), params).fetchall()
+        elif plan is None:
             raw = fetch_tuples(query.limit(limit))
         else:
             with database.atomic():
