@@ -408,6 +408,15 @@ _PG_PLAN_SETTINGS = {
 }
 
 
+def _sampled_words(search: str | None) -> tuple[list[str], search_index.GramSample] | None:
+    """The folded words of a search and the instance's key sample, or ``None`` when there is nothing to plan."""
+    words = [w for w in fold(search).split(" ") if w] if search else []
+    if not words:
+        return None
+    sample = search_index.gram_sample()
+    return (words, sample) if sample.size else None
+
+
 def _postgres_plan(search: str | None, sort: str) -> str | None:
     """On PostgreSQL, the plan for a search page: ``"trigram"``, ``"walk"`` or ``None`` (the planner's own).
 
@@ -419,14 +428,12 @@ def _postgres_plan(search: str | None, sort: str) -> str | None:
     (``search_index.gram_sample``) tells the two apart. Words under three
     letters have no trigram, so a rare one is left to the planner.
     """
-    if not search or engine_name() != "postgresql" or search_index.kind() != "pg_trgm":
+    if engine_name() != "postgresql" or search_index.kind() != "pg_trgm":
         return None
-    words = [w for w in fold(search).split(" ") if w]
-    if not words:
+    sampled = _sampled_words(search)
+    if sampled is None:
         return None
-    sample = search_index.gram_sample()
-    if sample.size == 0:
-        return None
+    words, sample = sampled
     indexed = all(len(w) >= search_index.MIN_INDEXED_LENGTH for w in words)
     bound = min(sample.share(w) for w in words) * sample.top_id  # exact share up to 3 letters, else a bound
     chain = min(sample.chain_share(w) for w in words) * sample.top_id  # an estimate, often low for names
@@ -446,14 +453,12 @@ _MYSQL_NO_WALK = " IGNORE INDEX (`subject_name_key`)"
 
 def _mysql_scan(search: str | None, sort: str) -> bool:
     """On MariaDB, whether a search page should scan the table rather than walk the name index."""
-    if not search or sort != "name" or engine_name() != "mysql":
+    if sort != "name" or engine_name() != "mysql":
         return False
-    words = [w for w in fold(search).split(" ") if w]
-    if not words:
+    sampled = _sampled_words(search)
+    if sampled is None:
         return False
-    sample = search_index.gram_sample()
-    if sample.size == 0:
-        return False
+    words, sample = sampled
     return min(min(sample.share(w), sample.chain_share(w)) for w in words) < MYSQL_SCAN_SHARE
 
 
