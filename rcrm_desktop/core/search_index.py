@@ -59,9 +59,6 @@ log = logging.getLogger(__name__)
 FTS_TABLE = "subject_fts"
 PG_INDEX = "subject_search_trgm"
 
-#: Candidate lists up to this size are fetched by id; more, and the list walks its sort index instead.
-CANDIDATE_CAP = 5000
-
 #: The trigram index answers ``LIKE`` only for words at least this long.
 MIN_INDEXED_LENGTH = 3
 
@@ -130,40 +127,6 @@ def kind() -> str:
         found = "pg_trgm" if row else "scan"
     _KINDS[db] = found
     return found
-
-
-def _indexable(word: str) -> bool:
-    return len(word) >= MIN_INDEXED_LENGTH and not any(ch in word for ch in "%_\\")
-
-
-def candidate_ids(words: Sequence[str], cap: int = CANDIDATE_CAP) -> list[int] | None:
-    """Ids of the subjects whose ``search_key`` may hold all ``words`` (folded), or ``None``: no narrowing.
-
-    Only SQLite's FTS5 index is asked here (PostgreSQL's planner uses its own
-    index). Uses the longest indexable word; ``None`` when no word is
-    indexable, there is no index, or more than ``cap`` rows match (the caller
-    then walks its sort index). The list is a superset: callers keep their
-    ``LIKE`` conditions.
-    """
-    usable = [w for w in words if _indexable(w)]
-    if not usable or kind() != "fts5":
-        return None
-    if cap == CANDIDATE_CAP:
-        # Fetching n candidates by id costs ≈ 25 µs each, walking the sort index ≈ 1.5 µs a row and
-        # 200 × rows / n rows: they cross near n = sqrt(12 × rows) (≈ 1,100 at 100k, 3,500 at 1 M).
-        top = database.execute_sql("SELECT MAX(id) FROM subject").fetchone()
-        cap = max(500, min(CANDIDATE_CAP, int((12 * int(top[0] or 0)) ** 0.5)))
-    word = max(usable, key=len)
-    # MATCH on every trigram of the word (AND) stays inside the index; LIKE on the FTS table would also
-    # read each candidate's content row to re-check it (≈ 30 ms for 5,000 candidates).
-    grams = sorted({word[i:i + 3] for i in range(len(word) - 2)})
-    expression = " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
-    cursor = database.execute_sql(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? LIMIT ?",
-                                  (expression, cap + 1))
-    ids = [int(r[0]) for r in cursor.fetchall()]
-    if len(ids) > cap:
-        return None
-    return ids
 
 
 #: Up to this many candidates, the list fetches them by id and sorts them (≈ 2 µs each at 1 M subjects).

@@ -128,13 +128,23 @@ def test_deleted_subject_leaves_no_trigram_after_purge(sqlite_instance: Instance
     assert len(subjects.list_subjects(sqlite_instance.support, "novak", audit_view=False, limit=500)) == 61
 
 
-def test_candidates_narrow_a_rare_word_and_give_up_on_a_common_one(sqlite_instance: Instance) -> None:
+def test_candidates_narrow_a_rare_word_and_give_up_on_a_common_one(sqlite_instance: Instance,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     _fill()
-    assert search_index.candidate_ids(["dvorak"]) == [
-        r.id for r in subjects.list_subjects(sqlite_instance.support, "dvorak", audit_view=False)]
-    assert search_index.candidate_ids(["novak"], cap=10) is None
-    assert search_index.candidate_ids(["no"]) is None  # too short for a trigram
-    assert search_index.candidate_ids(['zz"q']) == []  # a quote in the word is quoted, not a syntax error
+    assert search_index.narrowing(["no"]) is None  # every key holds it: the sort index is walked
+    monkeypatch.setattr(search_index, "DENSE_SHARE", 2.0)  # count every word's candidates
+    rare = search_index.narrowing(["dvorak"])
+    assert rare is not None and rare.strategy == "ids"
+    matched = [int(r[0]) for r in database.execute_sql(
+        f"SELECT rowid FROM {search_index.FTS_TABLE} WHERE {search_index.FTS_TABLE} MATCH ? ORDER BY rowid",
+        (rare.match,)).fetchall()]
+    assert matched == sorted(r.id for r in subjects.list_subjects(sqlite_instance.support, "dvorak",
+                                                                 audit_view=False))
+    monkeypatch.setattr(search_index, "SORT_CANDIDATES_MAX", 10)
+    common = search_index.narrowing(["novak"])
+    assert common is None or common.strategy != "ids"
+    quoted = search_index.narrowing(['zz"q'])  # a quote in the word is quoted, not a syntax error
+    assert quoted is not None and quoted.strategy == "none"
 
 
 def test_purge_is_a_no_op_without_fts(instance: Instance) -> None:
