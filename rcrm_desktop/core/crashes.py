@@ -520,35 +520,41 @@ _FRAME_STR = frozenset({"filename", "abs_path", "module", "function", "context_l
                         "instruction_addr", "symbol", "raw_function"})
 
 
-def _check_frame(frame: Any, path: str) -> dict[str, Any]:
-    """Check a frame's field types (missing fields are fine); returns the frame, copied only when coerced."""
+def _check_frame(frame: Any, frames_path: str, index: int) -> dict[str, Any]:
+    """Check a frame's field types (missing fields are fine); returns the frame, copied only when coerced.
+
+    The frame's path (``frames_path[index]``) is spelled out only in a refusal:
+    frames are the most numerous objects of an event.
+    """
     if not isinstance(frame, dict):
-        raise _Refused(f"{path} must be an object, not {_json_type(frame)}")
+        raise _Refused(f"{frames_path}[{index}] must be an object, not {_json_type(frame)}")
     out = frame
     for key, value in frame.items():
         if value is None:
             continue
         if key in _FRAME_STR:
             if type(value) is not str:
-                raise _Refused(f"{path}.{key} must be text, not {_json_type(value)}")
+                raise _Refused(f"{frames_path}[{index}].{key} must be text, not {_json_type(value)}")
             if len(value) > 10_000:
-                raise _Refused(f"{path}.{key} is {len(value):,} characters long; at most 10000 are allowed")
+                raise _Refused(f"{frames_path}[{index}].{key} is {len(value):,} characters long; "
+                               "at most 10000 are allowed")
         elif key == "lineno" or key == "colno":
             if type(value) is not int:
-                number = _check_int(value, f"{path}.{key}")
+                number = _check_int(value, f"{frames_path}[{index}].{key}")
                 if out is frame:
                     out = dict(frame)
                 out[key] = number
         elif key == "in_app":
             if type(value) is not bool:
-                raise _Refused(f"{path}.in_app must be true or false, not {_json_type(value)}")
+                raise _Refused(f"{frames_path}[{index}].in_app must be true or false, not {_json_type(value)}")
         elif key == "pre_context" or key == "post_context":
-            items = _check_list(value, f"{path}.{key}") or []
-            for i, item in enumerate(items):
+            if not isinstance(value, list):
+                raise _Refused(f"{frames_path}[{index}].{key} must be an array, not {_json_type(value)}")
+            for i, item in enumerate(value):
                 if item is not None and type(item) is not str:
-                    raise _Refused(f"{path}.{key}[{i}] must be text, not {_json_type(item)}")
+                    raise _Refused(f"{frames_path}[{index}].{key}[{i}] must be text, not {_json_type(item)}")
         elif key == "vars" and not isinstance(value, dict | list):
-            raise _Refused(f"{path}.vars must be an object, not {_json_type(value)}")
+            raise _Refused(f"{frames_path}[{index}].vars must be an object, not {_json_type(value)}")
     return out
 
 
@@ -582,8 +588,9 @@ def _check_exceptions(value: Any) -> list[dict[str, Any]]:
         stack = _check_dict(item.get("stacktrace"), f"{path}.stacktrace")
         frames: list[dict[str, Any]] = []
         if stack is not None:
-            raw_frames = _check_list(stack.get("frames"), f"{path}.stacktrace.frames") or []
-            frames = [_check_frame(f, f"{path}.stacktrace.frames[{j}]") for j, f in enumerate(raw_frames)]
+            frames_path = f"{path}.stacktrace.frames"
+            raw_frames = _check_list(stack.get("frames"), frames_path) or []
+            frames = [_check_frame(f, frames_path, j) for j, f in enumerate(raw_frames)]
             item["stacktrace"] = {**stack, "frames": frames}
         if not item.get("type") and not item.get("value") and not frames:
             raise _Refused(f"{path} has neither type, value nor stack frames")
@@ -603,6 +610,27 @@ def _check_message(event: dict[str, Any]) -> None:
         _check_list(value.get("params"), f"{key}.params") if not isinstance(value.get("params"), dict) else None
 
 
+def _plain_crumb(crumb: Any) -> bool:
+    """Whether a breadcrumb plainly passes ``_check_breadcrumbs`` (exact JSON types, short texts).
+
+    The common case, checked without building a path text per field; any
+    other crumb goes through the full check, which accepts or names the fault.
+    """
+    if type(crumb) is not dict:
+        return False
+    get = crumb.get
+    ts = get("timestamp")
+    if ts is not None and type(ts) is not str and type(ts) is not float and type(ts) is not int:
+        return False
+    for key in ("category", "level", "type"):
+        text = get(key)
+        if text is not None and (type(text) is not str or len(text) > 200):
+            return False
+    message = get("message")
+    data = get("data")
+    return (message is None or type(message) is str) and (data is None or type(data) is dict)
+
+
 def _check_breadcrumbs(value: Any) -> list[dict[str, Any]] | None:
     if value is None:
         return None
@@ -611,6 +639,8 @@ def _check_breadcrumbs(value: Any) -> list[dict[str, Any]] | None:
         return None
     if not isinstance(crumbs, list):
         raise _Refused(f"breadcrumbs.values must be an array, not {_json_type(crumbs)}")
+    if all(_plain_crumb(crumb) for crumb in crumbs):
+        return crumbs
     out = []
     for i, crumb in enumerate(crumbs):
         path = f"breadcrumbs.values[{i}]"
@@ -703,12 +733,15 @@ def _normalise(raw: Any, now: dt.datetime) -> tuple[dict[str, Any], dt.datetime]
     contexts = _check_dict(event.get("contexts"), "contexts")
     if contexts is not None:
         for key, ctx in contexts.items():
-            _check_dict(ctx, f"contexts.{key}")
+            if ctx is not None and not isinstance(ctx, dict):
+                _check_dict(ctx, f"contexts.{key}")
     user = _check_dict(event.get("user"), "user")
     if user is not None:
         _check_str(user.get("id"), "user.id", 200, allow_number=True)
         for key in ("username", "email", "ip_address", "name"):
-            _check_str(user.get(key), f"user.{key}", 500)
+            text = user.get(key)
+            if text is not None and (type(text) is not str or len(text) > 500):
+                _check_str(text, f"user.{key}", 500)
     crumbs = _check_breadcrumbs(event.get("breadcrumbs"))
     if crumbs is not None:
         event["breadcrumbs"] = {"values": crumbs}
@@ -976,7 +1009,7 @@ IMPORT_GC_THRESHOLD = (50_000, 50, 100)
 #: Import inputs at least this large (file bytes plus in-memory events × 3,000) are prepared in worker processes.
 PARALLEL_MIN_UNITS = 3_000_000
 
-#: Records sent to a worker at once, and chunks in flight per worker (bounded read-ahead).
+#: Records sent to a worker at once, and the fewest chunks in flight per worker (bounded read-ahead).
 PARALLEL_CHUNK = 64
 PARALLEL_AHEAD = 4
 
@@ -997,18 +1030,32 @@ def import_workers(units: int) -> int:
 _Stamped = tuple[_Raw, int, str]
 
 
+def read_ahead_chunks(workers: int, batch_size: int) -> int:
+    """How many chunks an import keeps in flight: enough for more than one whole batch.
+
+    Only the importing process writes, and while it writes a batch nobody
+    collects results or hands out new records. With a window smaller than a
+    batch (512 records against 2,000-event batches) the workers finished it
+    early in the write and then waited for the write to end, which with WAL
+    checkpoints includes waits for the disk. A batch and a half of records
+    is a few megabytes.
+    """
+    return max(workers * PARALLEL_AHEAD, -(-batch_size * 3 // (2 * PARALLEL_CHUNK)))
+
+
 def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: dt.datetime | None,
-                     workers: int) -> Generator[tuple[_Stamped, _Outcome], None, None]:
+                     workers: int, window: int = 0) -> Generator[tuple[_Stamped, _Outcome], None, None]:
     """Every record with its outcome, in input order; in ``workers`` processes when that is more than 0.
 
-    Read-ahead is bounded (``PARALLEL_CHUNK`` × ``PARALLEL_AHEAD`` records per
-    worker), so memory stays flat for any input size, and closing the
-    generator (cancel) stops the workers.
+    Read-ahead is bounded (``window`` chunks of ``PARALLEL_CHUNK`` records, at
+    least ``PARALLEL_AHEAD`` per worker), so memory stays flat for any input
+    size, and closing the generator (cancel) stops the workers.
     """
     if workers <= 0:
         for stamped in stream:
             yield stamped, _prepare_items([_item(stamped[0])], scrubber, now)[0]
         return
+    window = max(window, workers * PARALLEL_AHEAD)
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
                                initargs=(list(scrubber.extra), now))
@@ -1016,7 +1063,7 @@ def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: 
     try:
         exhausted = False
         while True:
-            while not exhausted and len(pending) < workers * PARALLEL_AHEAD:
+            while not exhausted and len(pending) < window:
                 chunk = list(itertools.islice(stream, PARALLEL_CHUNK))
                 if not chunk:
                     exhausted = True
@@ -1099,10 +1146,11 @@ class _Importer:
         with database.atomic():
             created, states = self._groups_for(fresh)
             regressed: list[int] = []
-            per_group: dict[int, dict[str, Any]] = {}
+            # Per group and per facet: [events, first seen, last seen].
+            per_group: dict[int, list[Any]] = {}
             facets: dict[tuple[int, str, str], list[Any]] = {}
             daily: dict[tuple[int, dt.date], int] = defaultdict(int)
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             new_pairs: set[tuple[int, int]] = set()
             received = utcnow()
             linked = 0
@@ -1117,27 +1165,16 @@ class _Importer:
                 if subject_id is not None:
                     linked += 1
                     new_pairs.add((eff.id, subject_id))
-                agg = per_group.setdefault(eff.id, {"n": 0, "first": p.occurred, "last": p.occurred})
-                agg["n"] += 1
-                agg["first"] = min(agg["first"], p.occurred)
-                agg["last"] = max(agg["last"], p.occurred)
+                gid, when = eff.id, p.occurred
+                _tally(per_group, gid, when)
                 for kind, value in (("release", p.release), ("environment", p.environment),
                                     ("platform", p.platform), ("os", p.os_name)):
                     if value:
-                        key = (eff.id, kind, value[:200])
-                        entry = facets.get(key)
-                        if entry is None:
-                            facets[key] = [1, p.occurred, p.occurred]
-                        else:
-                            entry[0] += 1
-                            entry[1] = min(entry[1], p.occurred)
-                            entry[2] = max(entry[2], p.occurred)
-                daily[(eff.id, p.occurred.date())] += 1
-                rows.append({"event_id": p.event_id, "group": eff.id, "original_group": own, "subject": subject_id,
-                             "occurred_at": p.occurred, "received_at": received, "platform": p.platform,
-                             "level": p.level, "release": p.release, "environment": p.environment,
-                             "os_name": p.os_name, "exception_type": p.exception_type[:300] if p.exception_type
-                             else None, "message": p.message, "payload": p.payload})
+                        _tally(facets, (gid, kind, value[:200]), when)
+                daily[(gid, when.date())] += 1
+                rows.append((p.event_id, gid, own, subject_id, when, received, p.platform, p.level, p.release,
+                             p.environment, p.os_name, p.exception_type[:300] if p.exception_type else None,
+                             p.message, p.payload))
             new_subjects = self._new_subject_pairs(new_pairs)
             _insert_events(rows)
             event_pks: list[int] = []
@@ -1146,10 +1183,10 @@ class _Importer:
             for gid, agg in per_group.items():
                 state = states[gid]
                 update: dict[Any, Any] = {
-                    CrashGroup.event_count: CrashGroup.event_count + agg["n"],
+                    CrashGroup.event_count: CrashGroup.event_count + agg[0],
                     CrashGroup.subject_count: CrashGroup.subject_count + new_subjects.get(gid, 0),
-                    CrashGroup.first_seen: _least(CrashGroup.first_seen, agg["first"]),
-                    CrashGroup.last_seen: _greatest(CrashGroup.last_seen, agg["last"]),
+                    CrashGroup.first_seen: _least(CrashGroup.first_seen, agg[1]),
+                    CrashGroup.last_seen: _greatest(CrashGroup.last_seen, agg[2]),
                 }
                 if gid in regressed:
                     update[CrashGroup.state] = "unresolved"
@@ -1234,6 +1271,19 @@ class _Importer:
         return counts
 
 
+def _tally(table: dict[Any, list[Any]], key: Any, when: dt.datetime) -> None:
+    """Count one event under ``key``: ``table[key]`` is [events, first seen, last seen]."""
+    entry = table.get(key)
+    if entry is None:
+        table[key] = [1, when, when]
+        return
+    entry[0] += 1
+    if when < entry[1]:
+        entry[1] = when
+    elif when > entry[2]:
+        entry[2] = when
+
+
 def _load_states(ids: Iterable[int]) -> dict[int, _GroupState]:
     out: dict[int, _GroupState] = {}
     for chunk in _chunks(sorted(ids), 500):
@@ -1267,9 +1317,10 @@ _EVENT_COLUMNS = ("event_id", "group", "original_group", "subject", "occurred_at
                   "level", "release", "environment", "os_name", "exception_type", "message", "payload")
 
 
-def _insert_events(rows: list[dict[str, Any]]) -> None:
-    """Insert event rows with one prepared statement (``executemany``): peewee's per-value work is the
-    bottleneck of a fast import, and the values here are plain strings, numbers and datetimes."""
+def _insert_events(rows: list[tuple[Any, ...]]) -> None:
+    """Insert event rows (values in ``_EVENT_COLUMNS`` order) with one prepared statement (``executemany``):
+    peewee's per-value work is the bottleneck of a fast import, and the values here are plain strings,
+    numbers and datetimes."""
     fields = [CrashEvent._meta.fields[name] for name in _EVENT_COLUMNS]
     quote = '`' if engine_name() == "mysql" else '"'
     table = CrashEvent._meta.table_name
@@ -1277,9 +1328,8 @@ def _insert_events(rows: list[dict[str, Any]]) -> None:
     marks = ", ".join([database.param] * len(fields))
     sql = f"INSERT INTO {quote}{table}{quote} ({columns}) VALUES ({marks})"
     for chunk in _payload_chunks(rows, max_rows=200):
-        values = [tuple(row[name] for name in _EVENT_COLUMNS) for row in chunk]
         with _driver_errors():
-            database.cursor().executemany(sql, values)
+            database.cursor().executemany(sql, chunk)
 
 
 def _upsert_sql(model: type[peewee.Model], columns: Sequence[str], keys: Sequence[str],
@@ -1365,13 +1415,14 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i:i + size]
 
 
-def _payload_chunks(rows: list[dict[str, Any]], max_rows: int = 100, max_bytes: int = 4_000_000
-                    ) -> Iterator[list[dict[str, Any]]]:
-    """Insert chunks small enough for every engine's statement limits (SQLite variables, MariaDB packets)."""
-    chunk: list[dict[str, Any]] = []
+def _payload_chunks(rows: list[tuple[Any, ...]], max_rows: int = 100, max_bytes: int = 4_000_000
+                    ) -> Iterator[list[tuple[Any, ...]]]:
+    """Insert chunks of event rows (payload last) small enough for every engine's statement limits
+    (SQLite variables, MariaDB packets)."""
+    chunk: list[tuple[Any, ...]] = []
     size = 0
     for row in rows:
-        n = len(row["payload"]) * 4
+        n = len(row[-1]) * 4
         if chunk and (len(chunk) >= max_rows or size + n > max_bytes):
             yield chunk
             chunk, size = [], 0
@@ -1486,7 +1537,7 @@ def import_events(actor: Actor, *sources: Any, progress: ProgressFn | None = Non
 
     batch: list[_Prepared] = []
     shift = 0
-    stream = _prepared_stream(stamped(), importer.scrubber, now, workers)
+    stream = _prepared_stream(stamped(), importer.scrubber, now, workers, read_ahead_chunks(workers, batch_size))
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:

@@ -190,7 +190,7 @@ def test_a_batch_that_collides_is_rolled_back_and_written_again(instance: Instan
     original = crashes._insert_events
     calls = {"n": 0}
 
-    def colliding(rows: list[dict[str, Any]]) -> None:
+    def colliding(rows: list[tuple[Any, ...]]) -> None:
         calls["n"] += 1
         if calls["n"] == 1:  # "another workstation" stored the second event a moment earlier
             original(rows[1:2])
