@@ -152,3 +152,84 @@ def test_mysql_table_scan_gives_the_rows_of_the_plain_scan(instance: Instance, m
                 continue
             got = [r.id for r in subjects.list_subjects(instance.compliance, term, limit=50, audit_view=False)]
             assert got == _reference(words, 50), (term, scan)
+
+
+def _reference_pages(words: list[str], descending: bool) -> list[int]:
+    query = Subject.select(Subject.id)
+    for word in words:
+        query = query.where(Subject.search_key.contains(word))
+    if descending:
+        query = query.order_by(Subject.name_key.desc(), Subject.id.desc())
+    else:
+        query = query.order_by(Subject.name_key, Subject.id)
+    return [r.id for r in query]
+
+
+@pytest.mark.parametrize("analyzed", [True, False])
+def test_postgres_name_bands_give_the_rows_of_the_plain_scan(instance: Instance, monkeypatch: pytest.MonkeyPatch,
+                                                             analyzed: bool) -> None:
+    """The band plan reads a page range by range of names: every page, both directions, equals the plain scan.
+
+    Narrow first bands (1 % of the names, growing fourfold) make most pages span several bands; without
+    statistics the one band is the whole name order.
+    """
+    if instance.engine != "postgres" or search_index.kind() != "pg_trgm":
+        pytest.skip("the pg_trgm plans are PostgreSQL's")
+    _fill()
+    if analyzed:
+        database.execute_sql("ANALYZE subject")
+        assert subjects._pg_name_points(None, False)
+    else:
+        monkeypatch.setattr(subjects, "_pg_name_points", lambda after, descending: [])
+    monkeypatch.setattr(subjects, "_postgres_plan", lambda search, sort: "band" if search else None)
+    monkeypatch.setattr(subjects, "_pg_band_share", lambda search, limit: 0.01)
+    bands: list[int] = []
+    pages = 0
+    fetch = subjects._pg_fetch
+
+    def counted(query: object, plan: str) -> list[tuple[object, ...]]:
+        bands.append(1)
+        return fetch(query, plan)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(subjects, "_pg_fetch", counted)
+    for term in TERMS + ["a\\", "ho", "ab"]:
+        words = subjects.fold(term).split(" ")
+        if not all(words):
+            continue
+        for descending in (False, True):
+            expected = _reference_pages(words, descending)
+            for limit in (7, 200):
+                seen: list[int] = []
+                after = None
+                while True:
+                    page = subjects.list_subjects(instance.compliance, term, limit=limit, audit_view=False,
+                                                  after=after, descending=descending)
+                    pages += 1
+                    seen += [r.id for r in page]
+                    if len(page) < limit:
+                        break
+                    after = subjects.page_key(page[-1], "name")
+                assert seen == expected, (term, descending, limit)
+    assert (len(bands) > pages) == analyzed  # several bands a page only where statistics size them
+    assert database.execute_sql("SHOW enable_seqscan").fetchone()[0] == "on"  # nothing leaks past the page
+    assert database.execute_sql("SHOW jit").fetchone()[0] == "on"
+
+
+def test_postgres_band_plan_is_for_middling_words_sorted_by_name(instance: Instance,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    if instance.engine != "postgres" or search_index.kind() != "pg_trgm":
+        pytest.skip("the pg_trgm plans are PostgreSQL's")
+    _fill()
+    # 400 subjects: the bounds scaled down from a million (8,000 to 40,000 matches).
+    monkeypatch.setattr(subjects, "PG_BAND_FROM_MATCHES", 3)
+    monkeypatch.setattr(subjects, "PG_BAND_MAX_MATCHES", 16)
+    monkeypatch.setattr(subjects, "PG_TRIGRAM_MAX_MATCHES", 6)
+    monkeypatch.setattr(subjects, "PG_TRIGRAM_SURE_MATCHES", 1)
+    sample = search_index.gram_sample()
+    candidates = [f"u-00{i}" for i in range(10)] + ["cust", "xy", "dvorak", "muller", "oskar", "noskov"]
+    middling = next(w for w in candidates if len(w) >= 3 and 3 < sample.share(w) * sample.top_id <= 16)
+    assert subjects._postgres_plan(middling, "name") == "band"
+    assert subjects._postgres_plan(middling, "user_id") != "band"  # bands follow the name index only
+    assert subjects._postgres_plan("zzqx", "name") == "trigram"
+    assert subjects._postgres_plan("u-0", "name") == "walk"
+    assert subjects._postgres_plan("zq", "name") is None  # two letters never use the trigram index
