@@ -26,9 +26,10 @@ How fast, and why:
   the other core busy.
 * Compressed formats: ffmpeg decodes to 16-bit PCM on a pipe and the chunks are
   reduced as they arrive, while ffmpeg keeps decoding on another core; long
-  MP3, Ogg Vorbis, Opus and FLAC calls are split into segments decoded by
-  parallel ffmpeg processes (``SEGMENTABLE``). Target: ≤ 1.2 × the time ffmpeg
-  alone needs to decode the file to PCM.
+  MP3, Ogg Vorbis, Opus, FLAC and M4A calls are split into segments decoded by
+  parallel ffmpeg processes (``SEGMENTABLE``; in M4A the noise AAC substitutes
+  for noise-like bands is drawn afresh in each segment, ``NOISE_SUBSTITUTED``).
+  Target: ≤ 1.2 × the time ffmpeg alone needs to decode the file to PCM.
 * Cache: the levels are stored with ``numpy.savez`` under
   ``paths.cache_dir()/waveforms/<sha256>.peaks.npz`` (the file name starts with
   the audio file's SHA-256, so erasure can drop the cache of a recording by its
@@ -333,15 +334,22 @@ def compute_wav_peaks(path: Path | str, layout: decode.WavLayout, progress: Prog
     return _finish(layout.sample_rate, channels, frames, fmin, fmax)
 
 
-#: Formats whose decoders give sample-exact output after an ``-ss`` seek with one second of pre-roll
-#: (checked by the tests against one continuous decode, and at run time by ``_check_boundaries``); only
-#: these are decoded in parallel segments. Ogg Vorbis seeks to the sample by its granule positions and
-#: its decoder keeps no state beyond the previous block. Not M4A: ffmpeg's AAC decoder fills noise-substituted bands
-#: (PNS, which its own encoder and others use) from a random generator whose state runs on through the
-#: whole stream, so a segment decoded from a seek point differs from the continuous decode wherever PNS
-#: is used, for the rest of the segment (up to 5 % of full scale in a block, measured), and a check on
-#: a short overlap cannot prove it is not used later.
-SEGMENTABLE = frozenset({"mp3", "ogg", "opus", "flac"})
+#: Formats decoded in parallel segments, each from an ``-ss`` seek with ``PRE_ROLL_S`` of pre-roll. ffmpeg
+#: seeks these to the sample (Ogg Vorbis by its granule positions, M4A by the sample table and edit list of
+#: the MP4 container, which also remove the AAC encoder's priming) and their decoders keep no state that
+#: the pre-roll does not rebuild, so a segment's frames land where the continuous decode puts them (checked
+#: by the tests against one continuous decode, and at run time by ``_check_boundaries``).
+SEGMENTABLE = frozenset({"mp3", "ogg", "opus", "flac", "m4a"})
+
+#: Formats whose decode is not one fixed sequence of samples, so segments are compared with a tolerance
+#: (``_noise_aligned``) instead of exactly. AAC's perceptual noise substitution (the PNS tool of ISO/IEC 14496-3,
+#: MPEG-4 Audio, subpart 4) transmits only the energy of a noise-like scalefactor band; the decoder fills it with
+#: random values scaled to that energy. ffmpeg draws them from a generator that runs on through the whole stream, so
+#: wherever a band is noise-substituted a decode started from a seek point differs from one started at the beginning.
+#: Neither is more right: the file does not hold those samples, the standard asks for noise of the band's energy, and a
+#: player seeking there (as ``decode.read_window`` does) plays the seek decode. Outside noise-substituted bands the two
+#: decodes are equal to the sample.
+NOISE_SUBSTITUTED = frozenset({"m4a"})
 
 #: Calls shorter than this are decoded in one piece (starting more ffmpeg processes would not pay).
 SEGMENT_MIN_S = 120
@@ -351,6 +359,18 @@ PRE_ROLL_S = 1
 
 #: Seconds at the end of each pre-roll compared with the same frames from the segment before.
 CHECK_S = 0.25
+
+#: Largest share of the smallest shifted residual that the residual as aligned may reach in
+#: ``_noise_aligned``. A shift within the range searched gives more than 1 in expectation (the residual at
+#: the true offset holds the noise alone); the margin below 1 absorbs stretches where little but noise
+#: differs. Measured at every second boundary of synthetic calls (``audio.synth``) encoded by ffmpeg's AAC
+#: encoder with PNS, aligned: at most 0.27 at 16 kHz / 48 kbit/s and 0.68 at 44.1 kHz / 96 kbit/s (the
+#: benchmark's call), 0 at 8 kHz (no band substituted); shifted by 1 to 3,000 frames: at least 1.05.
+NOISE_MARGIN = 0.8
+
+#: Largest share of the stretches' mean power that the residual as aligned may reach in ``_noise_aligned``
+#: (two unrelated stretches give 2; measured aligned at most 0.34, shifted by 2,048 frames or more at least 0.84).
+NOISE_POWER = 0.5
 
 
 class _SegmentsDisagree(Exception):
@@ -457,12 +477,15 @@ def compute_stream_peaks(path: Path | str, progress: Progress | None = None, *,
     """Peaks of any format ffmpeg decodes, reduced chunk by chunk as the decoded PCM arrives on a pipe.
 
     ``fmt``, ``rate``, ``channels`` and ``expected_ms`` (from the recording's
-    row) spare an ffprobe run. A long MP3, Ogg Vorbis, Opus or FLAC call is
-    decoded in parallel segments by several ffmpeg processes, each starting one
-    second early (``PRE_ROLL_S``) so its decoder has settled by the segment's
-    first frame: the result is the same as one continuous decode (see
-    ``SEGMENTABLE``). Where a segment's pre-roll does not match the end of the
-    segment before it, the call is decoded again in one piece, so a file that
+    row) spare an ffprobe run. A long MP3, Ogg Vorbis, Opus, FLAC or M4A call
+    is decoded in parallel segments by several ffmpeg processes, each starting
+    one second early (``PRE_ROLL_S``) so its decoder has settled by the
+    segment's first frame: the result is the same as one continuous decode
+    (see ``SEGMENTABLE``), except that in an M4A the noise AAC substitutes for
+    noise-like bands is another, equally valid, draw after each segment's seek
+    (``NOISE_SUBSTITUTED``). Where a segment's pre-roll does not match the end
+    of the segment before it (for M4A: is not aligned to the frame with it,
+    ``_noise_aligned``), the call is decoded again in one piece, so a file that
     does not seek to the sample costs time, never accuracy.
     """
     file = Path(path)
@@ -480,14 +503,15 @@ def compute_stream_peaks(path: Path | str, progress: Progress | None = None, *,
         count = 1
     if count > 1:
         try:
-            return _stream_peaks(file, progress, total_ms, rate, channels, count, snapshot_every_s)
+            return _stream_peaks(file, progress, total_ms, rate, channels, count, snapshot_every_s,
+                                 exact=fmt not in NOISE_SUBSTITUTED)
         except _SegmentsDisagree:
             pass
     return _stream_peaks(file, progress, total_ms, rate, channels, 1, snapshot_every_s)
 
 
 def _stream_peaks(file: Path, progress: Progress | None, total_ms: int, rate: int, channels: int, count: int,
-                  snapshot_every_s: float) -> Peaks:
+                  snapshot_every_s: float, exact: bool = True) -> Peaks:
     expected = max(1, round(total_ms * rate / 1000))
     segments = _plan_segments(total_ms / 1000, rate, count) if count > 1 else [_Segment(0, None, 0, 0)]
     check_frames = max(1, round(CHECK_S * rate)) if len(segments) > 1 else 0
@@ -516,17 +540,19 @@ def _stream_peaks(file: Path, progress: Progress | None, total_ms: int, rate: in
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    _check_boundaries(segments)
+    _check_boundaries(segments, exact)
     return _join_segments(file, segments, rate, channels)
 
 
-def _check_boundaries(segments: list[_Segment]) -> None:
+def _check_boundaries(segments: list[_Segment], exact: bool = True) -> None:
     """Raise ``_SegmentsDisagree`` unless each segment's pre-roll ends with the frames the one before ended with.
 
     Both stretches are the same frames of the call, decoded once from the
     previous segment's start and once from a seek one second earlier; equal
     samples there mean the seek landed on the right sample and the decoder had
-    settled. Segments that came out short are left to ``_join_segments``.
+    settled. With ``exact`` false (``NOISE_SUBSTITUTED`` formats) the two may
+    differ by substituted noise, and ``_noise_aligned`` decides instead.
+    Segments that came out short are left to ``_join_segments``.
     """
     for before, after in zip(segments, segments[1:], strict=False):
         if before.frames is None or before.done + (0 if before.tail is None else len(before.tail)) < before.frames:
@@ -534,8 +560,67 @@ def _check_boundaries(segments: list[_Segment]) -> None:
         if before.trail is None or after.lead is None or not after.done:
             continue
         overlap = min(len(before.trail), len(after.lead))
-        if not overlap or not np.array_equal(before.trail[-overlap:], after.lead[-overlap:]):
+        if not overlap:
             raise _SegmentsDisagree()
+        trail, lead = before.trail[-overlap:], after.lead[-overlap:]
+        if not np.array_equal(trail, lead) and (exact or not _noise_aligned(trail, lead)):
+            raise _SegmentsDisagree()
+
+
+def _noise_aligned(trail: NDArray[np.int16], lead: NDArray[np.int16]) -> bool:
+    """Whether two decodes of the same frames are aligned to the frame although substituted noise differs.
+
+    ``trail`` is the end of one segment, ``lead`` the end of the next one's
+    pre-roll: the same frames of the call. Where an AAC decoder fills a band
+    with noise (PNS, see ``NOISE_SUBSTITUTED``) each decode has noise of its
+    own, so the samples differ by two independent noises of the band's energy;
+    the rest of the spectrum is decoded from the same numbers and cancels out
+    when, and only when, the frames line up. So the mean squared residual
+    ``r(k)`` between ``trail`` and ``lead`` shifted by ``k`` frames holds only
+    the noise at ``k = 0``, and at any other shift also the difference of the
+    signal from itself shifted. Aligned means: ``r(0)`` is at most
+    ``NOISE_MARGIN`` times the smallest ``r(k)`` over every shift up to half
+    the stretch (0.125 s; a seek that missed by that much or less has its
+    smallest residual at the shift it missed by, and the range takes in a
+    voice's pitch period, where voiced speech nearly matches itself again,
+    an AAC frame of 1,024 frames from 16 kHz up and the usual encoder priming
+    of 2,112 frames from 22.05 kHz up), and at most ``NOISE_POWER`` times the
+    stretches' mean power (a seek further off compares unrelated audio). A threshold
+    on ``r(0)`` alone would not do: at 44.1 kHz speech changes so little from
+    one frame to the next that a shift of one frame leaves a smaller residual
+    than the substituted noise of a 16 kHz call.
+    """
+    a = trail.astype(np.float64)
+    b = lead.astype(np.float64)
+    lags = len(a) // 2
+    if lags < 1:
+        return False
+    aligned = float(np.mean(np.square(a - b)))
+    power = (float(np.mean(np.square(a))) + float(np.mean(np.square(b)))) / 2
+    shifted = _shifted_residuals(a, b, lags)
+    shifted[lags] = np.inf  # k = 0, computed exactly above
+    return aligned <= NOISE_MARGIN * float(shifted.min()) and aligned <= NOISE_POWER * power
+
+
+def _shifted_residuals(a: NDArray[np.float64], b: NDArray[np.float64], lags: int) -> NDArray[np.float64]:
+    """``r(k)`` for ``k = -lags … lags``: the mean of ``(a[t] − b[t + k])²`` over the frames both cover.
+
+    Expanded as the two stretches' energies over the covered frames (from
+    running sums) less twice their cross-correlation (one FFT), so every shift
+    of a quarter-second stretch costs a few milliseconds in all.
+    """
+    frames, channels = a.shape
+    size = 1 << (2 * frames - 1).bit_length()
+    spectrum = np.conj(np.fft.rfft(a, size, axis=0)) * np.fft.rfft(b, size, axis=0)
+    cross = np.fft.irfft(spectrum, size, axis=0).sum(axis=1)  # cross[k mod size] = Σ_t a[t]·b[t + k]
+    energy_a = np.concatenate([[0.0], np.cumsum(np.square(a).sum(axis=1))])
+    energy_b = np.concatenate([[0.0], np.cumsum(np.square(b).sum(axis=1))])
+    k = np.arange(-lags, lags + 1)
+    late, early = np.maximum(k, 0), np.maximum(-k, 0)  # a[t] for t in [early, frames - late), b[t + k]
+    covered_a = energy_a[frames - late] - energy_a[early]
+    covered_b = energy_b[frames - early] - energy_b[late]
+    residual: NDArray[np.float64] = (covered_a + covered_b - 2 * cross[k % size]) / ((frames - np.abs(k)) * channels)
+    return np.maximum(residual, 0.0)  # an exact match comes out a rounding error either side of 0
 
 
 def _format_of(params: decode.StreamParams) -> str:

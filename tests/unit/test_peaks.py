@@ -123,7 +123,7 @@ def test_compressed_peaks_match_the_decoded_samples(call: tuple[Path, np.ndarray
 
 
 @needs_ffmpeg
-@pytest.mark.parametrize("fmt", sorted(peaks.SEGMENTABLE))
+@pytest.mark.parametrize("fmt", sorted(peaks.SEGMENTABLE - peaks.NOISE_SUBSTITUTED))
 def test_parallel_segments_equal_one_continuous_decode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        fmt: str) -> None:
     """Long MP3/Vorbis/Opus/FLAC calls are decoded in segments with a pre-roll: the peaks must be the same."""
@@ -172,23 +172,132 @@ def test_segments_that_disagree_are_decoded_again_in_one_piece(long_call: Path, 
     assert_levels(result, ffmpeg_decode(encoded, 2))
 
 
-@needs_ffmpeg
-def test_long_aac_is_decoded_in_one_piece(long_call: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """AAC is not segmented (noise substitution draws from a generator that runs through the whole stream)."""
-    assert "m4a" not in peaks.SEGMENTABLE
-    encoded = synth.encode(long_call, tmp_path / "long.m4a", "m4a")
-    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+def encode_aac(source: Path, target: Path, pns: bool) -> Path:
+    """``synth.encode``'s M4A (ffmpeg's AAC encoder, 48 kbit/s at 16 kHz), with noise substitution on or off."""
+    subprocess.run([find_tool("ffmpeg") or "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source),
+                    "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-c:a", "aac",
+                    "-b:a", "48k", "-aac_pns", "1" if pns else "0", "-f", "ipod", str(target)], check=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def long_aac(long_call: Path) -> dict[bool, Path]:
+    """The long call as M4A with PNS (as ``synth.encode`` and ffmpeg write it by default) and without."""
+    return {pns: encode_aac(long_call, long_call.with_name(f"long-pns{int(pns)}.m4a"), pns) for pns in (True, False)}
+
+
+def seek_decode(path: Path, channels: int) -> np.ndarray:
+    """What a player seeking to each segment of a 3-way split hears: ffmpeg from ``-ss`` one second early."""
+    params = decode.stream_params(path)
+    continuous = ffmpeg_decode(path, channels)
+    parts = []
+    for segment in peaks._plan_segments(params.duration_ms / 1000, params.sample_rate, 3):
+        if not segment.start_s:  # the first segment is decoded from the start, without a seek
+            parts.append(continuous[:segment.frames])
+            continue
+        raw = subprocess.run([find_tool("ffmpeg") or "ffmpeg", "-v", "error", "-ss", str(segment.start_s), "-i",
+                              str(path), "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
+                             capture_output=True, check=True).stdout
+        samples = np.frombuffer(raw, dtype="<i2").reshape(-1, channels)[segment.skip_frames:]
+        parts.append(samples if segment.frames is None else samples[:segment.frames])
+    return np.concatenate(parts)
+
+
+def record_starts(monkeypatch: pytest.MonkeyPatch, shift: int = 0) -> list[float | None]:
+    """Record the ``start_s`` of every ffmpeg decode; with ``shift``, make every seek land that many frames off
+    (positive: late, its first frames dropped; negative: early, its first frames repeated)."""
     starts: list[float | None] = []
     real = decode.pcm_chunks
 
     def record(*args: Any, **kwargs: Any) -> Iterator[np.ndarray]:
         starts.append(kwargs.get("start_s"))
-        yield from real(*args, **kwargs)
+        first = bool(kwargs.get("start_s")) and shift != 0
+        for chunk in real(*args, **kwargs):
+            if first:
+                chunk = chunk[shift:] if shift > 0 else np.concatenate([chunk[:-shift], chunk])
+                first = False
+            yield chunk
 
     monkeypatch.setattr(decode, "pcm_chunks", record)
-    result = peaks.compute_stream_peaks(encoded, workers=3)
-    assert starts == [None]
+    return starts
+
+
+@needs_ffmpeg
+def test_long_aac_is_decoded_in_segments(long_aac: dict[bool, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long M4A is split like the other formats, and with PNS off the peaks are those of one continuous decode."""
+    encoded = long_aac[False]
     assert peaks._format_of(decode.stream_params(encoded)) == "m4a"
+    assert "m4a" in peaks.SEGMENTABLE
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    starts = record_starts(monkeypatch)
+    result = peaks.compute_stream_peaks(encoded, workers=3)
+    assert starts == [None, 49, 99]  # three segments (50 s at 16 kHz), none decoded again
+    assert_levels(result, ffmpeg_decode(encoded, 2))
+
+
+@needs_ffmpeg
+def test_aac_segments_differ_from_one_decode_only_by_substituted_noise(long_aac: dict[bool, Path],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PNS the peaks are exactly those of the decodes from each seek point; they differ from a continuous
+    decode's only in blocks where the two decodes differ, by no more than the decodes do, and those differ
+    by noise of well under 1 % of the call's power (0.25 % measured)."""
+    encoded = long_aac[True]
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    starts = record_starts(monkeypatch)
+    result = peaks.compute_stream_peaks(encoded, workers=3)
+    assert starts == [None, 49, 99]
+    continuous = ffmpeg_decode(encoded, 2)
+    seeking = seek_decode(encoded, 2)
+    assert result.frames == len(continuous) == len(seeking)
+    assert_levels(result, seeking)  # the first 50 s of ``seeking`` are the continuous decode
+
+    difference = np.abs(continuous.astype(np.int32) - seeking)
+    differs = difference.any(axis=1)
+    assert 0.2 < differs.mean() < 0.9  # the file does use PNS: the test compares something
+    power = np.mean(np.square(continuous.astype(np.float64)))
+    assert np.mean(np.square(difference.astype(np.float64))) < 0.01 * power
+
+    blocks = len(continuous) // FINE
+    bound = difference[:blocks * FINE].reshape(blocks, FINE, 2).max(axis=1)
+    lo, hi = reference(continuous, FINE)
+    off_lo = np.abs(result.mins[FINE][:blocks].astype(np.int32) - lo[:blocks])
+    off_hi = np.abs(result.maxs[FINE][:blocks].astype(np.int32) - hi[:blocks])
+    assert (off_lo <= bound).all() and (off_hi <= bound).all()  # exact wherever the decodes agree
+    assert (bound == 0).any() and (off_lo + off_hi > 0).any()
+
+
+@needs_ffmpeg
+def test_aac_alignment_check_tolerates_noise_not_shifts(long_aac: dict[bool, Path]) -> None:
+    """On real PNS-coded speech-like audio: the two decodes of the frames before a boundary are not equal, yet
+    aligned; the same frames one or more frames off, or a whole AAC frame off, are not."""
+    encoded = long_aac[True]
+    rate, check = 16000, round(peaks.CHECK_S * 16000)
+    continuous = ffmpeg_decode(encoded, 2)
+    seeking = seek_decode(encoded, 2)
+    tested = 0
+    for boundary in range(55 * rate, 146 * rate, 5 * rate):  # every 5 s of the seek decodes: 19 stretches
+        trail = continuous[boundary - check:boundary]
+        lead = seeking[boundary - check:boundary]
+        if np.array_equal(trail, lead):  # no band substituted in or just before the stretch
+            continue
+        tested += 1
+        assert peaks._noise_aligned(trail, lead), boundary
+        for shift in (1, -1, 3, 37, 1024, -2112):
+            shifted = seeking[boundary - check + shift:boundary + shift]
+            assert not peaks._noise_aligned(trail, shifted), (boundary, shift)
+    assert tested >= 15
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("shift", [1, -3, 1024])
+def test_misaligned_aac_segments_are_decoded_again_in_one_piece(long_aac: dict[bool, Path], shift: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seek that lands a frame, a few or a whole AAC frame off is caught despite the PNS tolerance."""
+    encoded = long_aac[True]
+    monkeypatch.setattr(peaks, "SEGMENT_MIN_S", 20)
+    starts = record_starts(monkeypatch, shift)
+    result = peaks.compute_stream_peaks(encoded, workers=3)
+    assert starts == [None, 49, 99, None]  # three segments, then one piece
     assert_levels(result, ffmpeg_decode(encoded, 2))
 
 
