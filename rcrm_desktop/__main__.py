@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
-from rcrm_desktop.cli import main
-
 if __name__ == "__main__":
+    # In the installed (frozen) program, a crash import's worker processes start this executable again;
+    # freeze_support runs such a worker and exits before the command line is read (a no-op otherwise).
+    multiprocessing.freeze_support()
+    from rcrm_desktop.cli import main
+
     sys.exit(main())

@@ -27,6 +27,8 @@ The checks, and what each one proves:
 ``icons``       the application icon (SVG through Qt's SVG plugin) and QtAwesome's
                 bundled icon fonts draw;
 ``multimedia``  Qt Multimedia's FFmpeg plugin is there and decodes every sample;
+``crashes``     sample crash events are imported through two worker processes (the
+                installed program starts copies of itself for them) and scrubbed;
 ``ffmpeg``      ffmpeg and ffprobe are found (``RCRM_FFMPEG``/``RCRM_FFPROBE``, the
                 bundled copy, or the PATH) and run;
 ``audio-<fmt>`` for WAV, MP3, Ogg Vorbis, FLAC, M4A and Opus: the bundled sample is
@@ -63,11 +65,14 @@ SAMPLE_RATE = 8000
 DURATION_TOLERANCE_S = 0.15
 
 #: Every check in the order it runs.
-CHECKS = ("resources", "drivers", "database", "qt", "icons", "multimedia", "ffmpeg",
+CHECKS = ("resources", "drivers", "database", "crashes", "qt", "icons", "multimedia", "ffmpeg",
           *(f"audio-{fmt}" for fmt in SAMPLE_FORMATS))
 
 _ADMIN = "selftest"
 _ADMIN_PASSWORD = "self-test password 1"
+_SUPPORT = "selftest-support"
+#: Sample crash events the self-test imports.
+CRASH_EVENTS = 200
 
 
 class CheckFailed(Exception):
@@ -241,6 +246,31 @@ class SelfTest:
         return (f"temporary SQLite instance migrated to schema {version}, administrator logged in, "
                 f"audit chain {report.summary()}")
 
+    # -- crash import
+
+    def check_crashes(self) -> str:
+        if self.actor is None:
+            raise CheckSkipped("needs the database check, which failed")
+        from rcrm_desktop.core import crash_samples, crashes, operators
+        from rcrm_desktop.core.permissions import Role
+        from rcrm_desktop.db.models import CrashEvent, utcnow
+
+        operators.create_operator(self.actor, _SUPPORT, "Self-test support", Role.SUPPORT, _ADMIN_PASSWORD)
+        support = operators.authenticate(_SUPPORT, _ADMIN_PASSWORD)
+        events = crash_samples.sample_events(CRASH_EVENTS, seed=5, user_ids=[], now=utcnow())
+        source = self.workdir / "crash-events.ndjson"
+        source.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        report = crashes.import_events(support, source, workers=2)
+        if report.workers != 2:
+            raise CheckFailed("the crash import's worker processes did not start, so imports run in one process")
+        if report.imported != len(events) or report.refused_count:
+            raise CheckFailed(f"{report.summary()} ({len(events)} sample events)")
+        leaked = CrashEvent.select().where(CrashEvent.payload.contains("@example.")).count()
+        if leaked:
+            raise CheckFailed(f"{leaked} stored events still hold an e-mail address: scrubbing did not run")
+        return (f"{report.imported} sample events imported through 2 worker processes in {report.seconds:.1f} s, "
+                f"{report.groups_created} groups, scrubbed")
+
     # -- Qt
 
     def _application(self) -> Any:
@@ -380,8 +410,8 @@ class SelfTest:
     def functions(self) -> dict[str, Callable[[], str]]:
         table: dict[str, Callable[[], str]] = {
             "resources": self.check_resources, "drivers": self.check_drivers, "database": self.check_database,
-            "qt": self.check_qt, "icons": self.check_icons, "multimedia": self.check_multimedia,
-            "ffmpeg": self.check_ffmpeg,
+            "crashes": self.check_crashes, "qt": self.check_qt, "icons": self.check_icons,
+            "multimedia": self.check_multimedia, "ffmpeg": self.check_ffmpeg,
         }
         for fmt in SAMPLE_FORMATS:
             table[f"audio-{fmt}"] = (lambda f=fmt: self.check_audio(f))  # type: ignore[misc]

@@ -47,7 +47,6 @@ import math
 import multiprocessing
 import os
 import re
-import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -162,6 +161,9 @@ class ImportReport:
     sources: int = 0
     cancelled: bool = False
     seconds: float = 0.0
+    #: Processes that parsed, scrubbed and grouped (0: the importing process did, alone or after the
+    #: workers could not start).
+    workers: int = 0
 
     def refuse(self, refusal: Refusal) -> None:
         self.refused_count += 1
@@ -173,7 +175,7 @@ class ImportReport:
                 "refused": [r.as_json() for r in self.refused], "refused_count": self.refused_count,
                 "groups_created": self.groups_created, "regressed_groups": self.regressed_group_ids,
                 "linked_to_subjects": self.linked_events, "sources": self.sources, "cancelled": self.cancelled,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "workers": self.workers}
 
     def summary(self) -> str:
         text = (f"Imported {self.imported:,} events, {self.duplicates:,} duplicates skipped, "
@@ -1017,12 +1019,13 @@ PARALLEL_AHEAD = 4
 def import_workers(units: int) -> int:
     """How many preparation processes an import of ``units`` should use (0: prepare in this process).
 
-    Worth it only for large inputs on a machine with more than one core;
-    never in a frozen build, whose entry point would have to hand control to
-    ``multiprocessing`` before anything else runs.
+    Worth it only for large inputs on a machine with more than one core. The
+    installed (frozen) program starts its workers too: its entry point hands
+    them to ``multiprocessing.freeze_support`` first (``rcrm_desktop.__main__``),
+    and ``rcrm-desktop self-test`` checks that they run.
     """
     cores = os.cpu_count() or 1
-    if units < PARALLEL_MIN_UNITS or cores < 2 or getattr(sys, "frozen", False):
+    if units < PARALLEL_MIN_UNITS or cores < 2:
         return 0
     return min(cores, 4)
 
@@ -1044,12 +1047,14 @@ def read_ahead_chunks(workers: int, batch_size: int) -> int:
 
 
 def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: dt.datetime | None,
-                     workers: int, window: int = 0) -> Generator[tuple[_Stamped, _Outcome], None, None]:
+                     workers: int, window: int = 0, report: ImportReport | None = None
+                     ) -> Generator[tuple[_Stamped, _Outcome], None, None]:
     """Every record with its outcome, in input order; in ``workers`` processes when that is more than 0.
 
     Read-ahead is bounded (``window`` chunks of ``PARALLEL_CHUNK`` records, at
     least ``PARALLEL_AHEAD`` per worker), so memory stays flat for any input
-    size, and closing the generator (cancel) stops the workers.
+    size, and closing the generator (cancel) stops the workers. When the
+    workers cannot run, ``report.workers`` is set back to 0.
     """
     if workers <= 0:
         for stamped in stream:
@@ -1060,6 +1065,7 @@ def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
                                initargs=(list(scrubber.extra), now))
     pending: deque[tuple[list[_Stamped], Future[list[_Outcome]]]] = deque()
+    unsent: list[_Stamped] = []
     try:
         exhausted = False
         while True:
@@ -1068,7 +1074,14 @@ def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: 
                 if not chunk:
                     exhausted = True
                     break
-                pending.append((chunk, pool.submit(_worker_prepare, [_item(s[0]) for s in chunk])))
+                try:
+                    future = pool.submit(_worker_prepare, [_item(s[0]) for s in chunk])
+                except BrokenProcessPool:
+                    unsent = chunk
+                    break
+                pending.append((chunk, future))
+            if unsent:
+                break
             if not pending:
                 return
             chunk, future = pending[0]
@@ -1084,7 +1097,9 @@ def _prepared_stream(stream: Iterator[_Stamped], scrubber: scrub.Scrubber, now: 
         pool.shutdown(wait=True, cancel_futures=True)
     # The workers could not run (a host program without the ``__main__`` guard, a killed process):
     # what they had not delivered is prepared here, in order, as in a serial import.
-    for chunk, _future in list(pending):
+    if report is not None:
+        report.workers = 0
+    for chunk in [c for c, _future in pending] + ([unsent] if unsent else []):
         yield from zip(chunk, _prepare_items([_item(s[0]) for s in chunk], scrubber, now), strict=True)
     pending.clear()
     for stamped in stream:
@@ -1537,7 +1552,9 @@ def import_events(actor: Actor, *sources: Any, progress: ProgressFn | None = Non
 
     batch: list[_Prepared] = []
     shift = 0
-    stream = _prepared_stream(stamped(), importer.scrubber, now, workers, read_ahead_chunks(workers, batch_size))
+    report.workers = max(0, workers)
+    stream = _prepared_stream(stamped(), importer.scrubber, now, workers, read_ahead_chunks(workers, batch_size),
+                              report)
     gc_threshold = gc.get_threshold()
     gc.set_threshold(*IMPORT_GC_THRESHOLD)
     try:

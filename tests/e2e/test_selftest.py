@@ -252,3 +252,21 @@ def test_startup_probe_reports_login_then_main_window(tmp_path: Path) -> None:
     assert data["imported_at"] <= data["login_shown_at"] <= data["logged_in_at"] <= data["main_window_shown_at"]
     if data["process_started_at"] is not None:
         assert 0 < data["login_shown_ms"] < data["main_window_shown_ms"] < 60_000
+
+
+def test_crash_import_workers_that_cannot_start_fail_the_crashes_check(tmp_path: Path) -> None:
+    """A program whose entry point does not hand workers to ``multiprocessing`` imports in one process: caught."""
+    patch = ("import concurrent.futures.process as process\n"
+             "        from concurrent.futures.process import BrokenProcessPool\n"
+             "        def broken(self, *args, **kwargs):\n"
+             "            raise BrokenProcessPool('no workers')\n"
+             "        process.ProcessPoolExecutor.submit = broken")
+    proc = run_patched(tmp_path / "home", patch, "database,crashes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL crashes: the crash import's worker processes did not start" in proc.stdout
+
+
+def test_in_process_crashes_check_imports_through_workers() -> None:
+    code, out = _lines(["database", "crashes"])
+    assert code == 0, out
+    assert out[1].startswith(f"ok   crashes: {selftest.CRASH_EVENTS} sample events imported through 2 worker")

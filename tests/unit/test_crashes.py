@@ -654,7 +654,8 @@ def test_parallel_import_stores_exactly_what_a_serial_import_stores(sqlite_insta
     _wipe_crashes()
     parallel = crashes.import_events(support, path, now=NOW, workers=2, batch_size=50)
     assert _stored_state() == serial_state
-    assert parallel.as_json() | {"seconds": 0} == serial.as_json() | {"seconds": 0}
+    assert (parallel.workers, serial.workers) == (2, 0)
+    assert parallel.as_json() | {"seconds": 0, "workers": 0} == serial.as_json() | {"seconds": 0}
     # A line holding an array counts one position per event, so later positions stay true.
     assert [(r.position, r.line) for r in parallel.refused] == [(103, 101), (104, 102)]
     assert parallel.imported == 300 and parallel.duplicates == 1
@@ -684,8 +685,35 @@ def test_worker_count_follows_the_input_size(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(crashes.os, "cpu_count", lambda: 2)
     assert crashes.import_workers(1000) == 0
     assert crashes.import_workers(crashes.PARALLEL_MIN_UNITS) == 2
-    monkeypatch.setattr(crashes.sys, "frozen", True, raising=False)
+    monkeypatch.setattr(crashes.os, "cpu_count", lambda: 1)
     assert crashes.import_workers(crashes.PARALLEL_MIN_UNITS) == 0
+    monkeypatch.setattr(crashes.os, "cpu_count", lambda: 16)
+    assert crashes.import_workers(crashes.PARALLEL_MIN_UNITS) == 4
+
+
+def test_a_pool_that_breaks_mid_import_hands_the_rest_to_this_process(sqlite_instance: Instance, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that die or cannot start (a frozen program without freeze_support): same rows, ``workers`` 0."""
+    import concurrent.futures.process as process
+
+    path = write_ndjson(tmp_path / "events.ndjson", crash_samples.sample_events(300, seed=12, user_ids=[], now=NOW))
+    serial = crashes.import_events(sqlite_instance.support, path, now=NOW, workers=0, batch_size=50)
+    serial_state = _stored_state()
+    _wipe_crashes()
+    real_submit = process.ProcessPoolExecutor.submit
+    submitted = {"n": 0}
+
+    def breaking(self: Any, *args: Any, **kwargs: Any) -> Any:
+        submitted["n"] += 1
+        if submitted["n"] > 2:
+            raise process.BrokenProcessPool("a worker died")
+        return real_submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(process.ProcessPoolExecutor, "submit", breaking)
+    parallel = crashes.import_events(sqlite_instance.support, path, now=NOW, workers=2, batch_size=50)
+    assert submitted["n"] == 3 and parallel.workers == 0 and serial.workers == 0
+    assert _stored_state() == serial_state
+    assert parallel.as_json() | {"seconds": 0} == serial.as_json() | {"seconds": 0}
 
 
 def test_ndjson_values_orjson_refuses_are_read_by_json_as_before(instance: Instance, tmp_path: Path) -> None:
