@@ -64,7 +64,7 @@ dmg: bundle installers
 	sh build/installer/build_dmg.sh
 
 system-package:
-	@tools/system-deps.sh test
+	@tools/system-deps.sh package
 	@command -v dpkg-shlibdeps >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev appstream >&2; \
 	  else echo "make package needs: sudo apt-get install dpkg-dev appstream" >&2; exit 1; fi; }

@@ -2,6 +2,8 @@
 # Checks (and, as root, installs) the Debian packages RCRM Desktop needs.
 #   tools/system-deps.sh run   - to start the application window
 #   tools/system-deps.sh test  - to run the test suite (Qt offscreen, audio tools)
+#   tools/system-deps.sh package - to build the .deb: dpkg-shlibdeps resolves every library the
+#                                  bundled Qt plugins link to, the xcb ones included
 # Without root it prints the apt-get command to run and exits 1.
 set -eu
 purpose="${1:-run}"
@@ -11,7 +13,8 @@ gui="libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-imag
 case "$purpose" in
   run) wanted="$common $gui" ;;
   test) wanted="$common" ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  package) wanted="$common $gui" ;;
+  *) echo "usage: $0 run|test|package" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
