@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -95,7 +96,9 @@ def test_rules_table_shows_each_rule_with_its_preview(qtbot: QtBot, data: dict[s
     assert cell("category") == "Recordings" and cell("age") == "1 year  (365 days)" and cell("action") == "Delete"
     assert cell("state") == "Enabled" and cell("due") == "4" and cell("held") == "2"
     assert cell("held", Qt.ItemDataRole.ForegroundRole) == style.state_color(colors.HOLD)
-    assert "eva" in cell("changed")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", cell("changed"))  # the date; time and who in the tooltip
+    tooltip = cell("changed", Qt.ItemDataRole.ToolTipRole)
+    assert "by eva" in tooltip and "UTC" in tooltip
     audit_row = model.find("audit_log")
     assert model.data(model.index(audit_row, model.COLUMNS.index("state"))) == "Kept forever"
     assert "hash chain" in model.data(model.index(audit_row, 0), Qt.ItemDataRole.ToolTipRole)
@@ -298,3 +301,21 @@ def test_support_staff_get_the_rule_not_the_data(qtbot: QtBot, data: dict[str, A
     assert "may not do this" in view.preview_note.text()
     assert view.rules_model.rowCount() == 0 and not view.tabs.isTabEnabled(2)
     assert view.place_hold() is None
+
+
+def test_rules_table_fits_a_1280_px_window_without_a_horizontal_scroll_bar(
+        qtbot: QtBot, sqlite_instance: Instance, make_session: MakeSession) -> None:
+    from rcrm_desktop.ui.app import build_main_window
+
+    window = build_main_window(make_session(sqlite_instance.compliance), idle_timeout_ms=3_600_000)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.switch_to_area("RetentionView")
+    view = window.current_area()
+    assert isinstance(view, RetentionView)
+    qtbot.waitUntil(lambda: view.rules_table.viewport().width() > 0)
+    table = view.rules_table
+    assert table.horizontalHeader().length() <= table.viewport().width()
+    assert not table.horizontalScrollBar().isVisible()

@@ -213,8 +213,7 @@ class RulesModel(QAbstractTableModel):
             if key == "changed":
                 if rule.updated_at is None:
                     return tr("never")
-                return tr("%1 by %2").replace("%1", fmt.local_time(rule.updated_at)).replace(
-                    "%2", rule.updated_by_name or "—")
+                return fmt.to_local(rule.updated_at).strftime("%Y-%m-%d")  # time and who: the tooltip
         if role == Qt.ItemDataRole.DecorationRole:
             if key == "category":
                 return icons.icon(RULE_ICONS.get(rule.category, "calendar-clock"))
@@ -249,7 +248,8 @@ class RulesModel(QAbstractTableModel):
             if key == "held" and p.held:
                 return "\n".join(f"{h.label} ({fmt.count(h.count)}): {h.detail}" for h in p.held_back[:12])
             if key == "changed" and rule.updated_at:
-                return fmt.utc_tooltip(rule.updated_at)
+                return tr("%1 by %2 (%3)").replace("%1", fmt.local_time(rule.updated_at)).replace(
+                    "%2", rule.updated_by_name or "—").replace("%3", fmt.utc_tooltip(rule.updated_at))
         if role == Qt.ItemDataRole.UserRole:
             return p
         return None
@@ -365,7 +365,9 @@ class RetentionView(AreaView):
         self.rules_table.verticalHeader().setDefaultSectionSize(30)
         header = self.rules_table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column, width in enumerate((232, 116, 150, 96, 124, 84, 214, 96, 200)):
+        # Fits the 1,054 px the table gets in a 1280 px window with no horizontal scroll bar; the last
+        # column takes what a wider window adds, and a cut text shows whole in its tooltip.
+        for column, width in enumerate((196, 110, 140, 72, 106, 72, 156, 80, 116)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         self.rules_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
