@@ -40,7 +40,7 @@ import peewee
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, search_index
 from rcrm_desktop.core.permissions import Actor, Permission, require
-from rcrm_desktop.core.text import fold, like_escape
+from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
 from rcrm_desktop.db.models import (
     CrashEvent,
@@ -358,14 +358,10 @@ def _contains(word: str) -> peewee.Expression:
     pg_trgm recheck and the name-index walk pay the same per row. SQLite and
     MariaDB render peewee's ``ILIKE`` as ``LIKE`` anyway.
     """
+    contains = Subject.search_key.contains(word)  # peewee escapes the wildcards in ``word``
     if engine_name() != "postgresql":
-        return Subject.search_key.contains(word)
-    escaped = like_escape(word)
-    pattern: Any = f"%{escaped}%"
-    if escaped != word:
-        pattern = peewee.NodeList((peewee.Value(pattern, converter=False), peewee.SQL("ESCAPE"),
-                                   peewee.Value("\\", converter=False)))
-    return peewee.Expression(Subject.search_key, peewee.OP.LIKE, pattern)
+        return contains
+    return peewee.Expression(contains.lhs, peewee.OP.LIKE, contains.rhs)
 
 
 def _apply_search(query: peewee.ModelSelect[Subject], text: str | None) -> peewee.ModelSelect[Subject]:
@@ -443,7 +439,6 @@ PG_BAND_GROWTH = 4
 #: compilation (≈ 50–70 ms, started by the planner's cost guess for a walk) never pays off for one page.
 _PG_PLAN_SETTINGS = {
     "trigram": ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_seqscan = off", "SET LOCAL jit = off"),
-    "band": ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_seqscan = off", "SET LOCAL jit = off"),
     "walk": ("SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_seqscan = off", "SET LOCAL jit = off"),
 }
 _PG_PLAN_RESET = ("enable_indexscan", "enable_bitmapscan", "enable_seqscan", "jit")
@@ -570,7 +565,7 @@ def _pg_band_rows(query: peewee.ModelSelect[Subject], search: str | None, after:
             band = band.where(column < lower if descending else column > lower)
         if upper is not None:
             band = band.where(column >= upper if descending else column <= upper)
-        raw += _pg_fetch(band.limit(limit - len(raw)), "band")
+        raw += _pg_fetch(band.limit(limit - len(raw)), "trigram")  # each band: the trigram plan
         if upper is None:
             break
         lower = upper
@@ -640,10 +635,10 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
             raw = database.execute_sql(sql.replace(_MYSQL_FROM, _MYSQL_FROM + _MYSQL_NO_WALK, 1), params).fetchall()
         elif plan is None:
             raw = fetch_tuples(query.limit(limit))
-        elif plan == "band" and column is Subject.name_key:
+        elif plan == "band":  # only ever chosen for the name sort
             raw = _pg_band_rows(query, search, after, descending, limit)
         else:
-            raw = _pg_fetch(query.limit(limit), "trigram" if plan == "band" else plan)
+            raw = _pg_fetch(query.limit(limit), plan)
         rows = _subject_rows(raw)
         if audit_view and rows:
             with database.atomic():
