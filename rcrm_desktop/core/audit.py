@@ -26,12 +26,13 @@ import functools
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 from peewee import JOIN
 
+from rcrm_desktop.core.pages import DT, Expr, RowsBuilder, Statements
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.db.migrations import GENESIS_HASH
 from rcrm_desktop.db.models import AuditEvent, AuditHead, Operator, database, utcnow
@@ -225,31 +226,31 @@ def _operator_names() -> dict[int, str]:
 def list_events(actor: Actor, flt: AuditFilter = AuditFilter(), *, before_seq: int | None = None,
                 limit: int = 200) -> list[AuditRow]:
     """Newest first, one keyset page (``before_seq`` = the last seq of the previous page)."""
-    from rcrm_desktop.core.subjects import db_datetime, fetch_tuples
-
     require(actor, Permission.AUDIT_VIEW)
-    query = _filtered(flt).select(*_PAGE_FIELDS).join(Operator, JOIN.LEFT_OUTER,
-                                                       on=(Operator.id == AuditEvent.operator_id))
-    if before_seq is not None:
-        query = query.where(AuditEvent.seq < before_seq)
-    make = _row_maker()
-    # one query with the operator's name joined: no model object per row, no second query per page
-    return [make((t[0], t[1], db_datetime(t[2]), t[3], "system" if t[3] is None else "—" if t[10] is None else t[10],
-                  t[4], t[5], t[6], t[7], t[8], t[9]))
-            for t in fetch_tuples(query.order_by(AuditEvent.seq.desc()).limit(limit))]
+
+    def build(*before: int) -> Any:
+        # one query with the operator's name joined: no model object per row, no second query per page
+        query = _filtered(flt).select(*_PAGE_FIELDS).join(Operator, JOIN.LEFT_OUTER,
+                                                           on=(Operator.id == AuditEvent.operator_id))
+        if before:
+            query = query.where(AuditEvent.seq < before[0])
+        return query.order_by(AuditEvent.seq.desc()).limit(limit)
+
+    values = () if before_seq is None else (int(before_seq),)
+    if flt == AuditFilter():  # the log as opened and scrolled: one SQL text per page size
+        sql, params = _PAGES.sql((limit, before_seq is None), build, values)
+    else:
+        sql, params = build(*values).sql()
+    return _page_rows(database.execute_sql(sql, params).fetchall())
 
 
 _PAGE_FIELDS = (AuditEvent.id, AuditEvent.seq, AuditEvent.at, AuditEvent.operator_id, AuditEvent.action,
                 AuditEvent.target_type, AuditEvent.target_id, AuditEvent.details, AuditEvent.hash,
                 AuditEvent.prev_hash, Operator.username)
-
-
-@functools.cache
-def _row_maker() -> Callable[[Sequence[Any]], AuditRow]:
-    """``AuditRow`` from values in field order (``core.subjects`` imports this module, so it is fetched late)."""
-    from rcrm_desktop.core.subjects import row_factory
-
-    return row_factory(AuditRow)
+#: ``AuditRow``s from driver tuples in ``_PAGE_FIELDS`` order; an event without an operator was the system's.
+_page_rows = RowsBuilder(AuditRow, len(_PAGE_FIELDS), (
+    0, 1, DT(2), 3, Expr('"system" if c3 is None else "—" if c10 is None else c10'), 4, 5, 6, 7, 8, 9))
+_PAGES = Statements()
 
 
 def _row(ev: AuditEvent, names: dict[int, str]) -> AuditRow:

@@ -62,8 +62,8 @@ from peewee import Case, fn
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, grouping, scrub
 from rcrm_desktop.core.instance import get_setting, set_setting
+from rcrm_desktop.core.pages import BOOL, DT, Expr, RowsBuilder, Statements, fetch_tuples
 from rcrm_desktop.core.permissions import Actor, Permission, require
-from rcrm_desktop.core.subjects import db_datetime, fetch_tuples, row_factory
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
 from rcrm_desktop.db.models import (
@@ -1773,35 +1773,37 @@ def list_groups(actor: Actor, flt: GroupFilter = GroupFilter(), *, sort: str = "
     column = GROUP_SORTS.get(sort)
     if column is None:
         raise ValidationError(f"Cannot sort crash groups by “{sort}”; choose one of {', '.join(GROUP_SORTS)}.")
-    merged = CrashGroup.alias("merged_group")
-    merged_count = (merged.select(fn.COUNT(merged.id)).where(merged.merged_into == CrashGroup.id)
-                    .alias("merged_count"))
-    query = _filtered_groups(flt, (*_GROUP_FIELDS, merged_count))
-    if after is not None:
-        # "col <= v AND (col < v OR id < last)" selects what the OR form does, but lets the index start at v.
-        if descending:
-            query = query.where((column <= after.value) & ((column < after.value) | (CrashGroup.id < after.id)))
-        else:
-            query = query.where((column >= after.value) & ((column > after.value) | (CrashGroup.id > after.id)))
-    order = [column.desc(), CrashGroup.id.desc()] if descending else [column.asc(), CrashGroup.id.asc()]
+    values = () if after is None else (after.value, after.id)
+
+    def build(*key: Any) -> Any:
+        merged = CrashGroup.alias("merged_group")
+        merged_count = (merged.select(fn.COUNT(merged.id)).where(merged.merged_into == CrashGroup.id)
+                        .alias("merged_count"))
+        query = _filtered_groups(flt, (*_GROUP_FIELDS, merged_count))
+        if key:
+            value, last = key
+            # "col <= v AND (col < v OR id < last)" selects what the OR form does, but lets the index start at v.
+            if descending:
+                query = query.where((column <= value) & ((column < value) | (CrashGroup.id < last)))
+            else:
+                query = query.where((column >= value) & ((column > value) | (CrashGroup.id > last)))
+        order = [column.desc(), CrashGroup.id.desc()] if descending else [column.asc(), CrashGroup.id.asc()]
+        return query.order_by(*order).limit(limit)
+
     with database_errors():
-        raw = fetch_tuples(query.order_by(*order).limit(limit))
+        if flt.text or flt.since is not None or flt.until is not None:
+            raw = fetch_tuples(build(*values))
+        else:  # the list as opened, filtered by its choices and scrolled: one SQL text per shape
+            raw = database.execute_sql(*_PAGES.sql((flt, sort, descending, limit, after is None), build,
+                                                   values)).fetchall()
     return _group_rows(raw)
 
 
-_make_group_row = row_factory(GroupRow)
-
-
-def _group_rows(raw: Iterable[Sequence[Any]]) -> list[GroupRow]:
-    """``GroupRow``s from driver tuples in ``_GROUP_FIELDS`` order plus the merged count.
-
-    Built from the driver's values (times parsed once, booleans made bool)
-    rather than model objects: a page of 200 groups is what the list shows on
-    every keystroke of its search field.
-    """
-    as_dt = db_datetime
-    return [_make_group_row((r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], as_dt(r[10]),
-                             as_dt(r[11]), r[12], r[13], int(r[14] or 0))) for r in raw]
+#: ``GroupRow``s from driver tuples in ``_GROUP_FIELDS`` order plus the merged count: times parsed once,
+#: booleans made bool, no model object (a page of 200 groups is what the list shows on every keystroke).
+_group_rows = RowsBuilder(GroupRow, len(_GROUP_FIELDS) + 1,
+                          (0, 1, 2, 3, 4, 5, BOOL(6), 7, 8, 9, DT(10), DT(11), 12, 13, Expr("int(c14 or 0)")))
+_PAGES = Statements()
 
 
 def group_page_key(row: GroupRow, sort: str) -> GroupPageKey:

@@ -52,6 +52,7 @@ import peewee
 
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, deadlines, subjects
+from rcrm_desktop.core.pages import BOOL, DATE, DT, INT, RowsBuilder, Statements
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors
@@ -593,20 +594,11 @@ def _row_from(r: Any) -> RequestRow:
     )
 
 
-_make_request_row = subjects.row_factory(RequestRow)
-
-
-def _rows_from(raw: list[tuple[Any, ...]]) -> list[RequestRow]:
-    """``RequestRow``s from driver tuples in ``_ROW_COLUMNS`` order: no model or dict per row.
-
-    The same values as ``_row_from`` over ``.dicts()``, for a list page
-    (peewee's per-value conversion cost several times the query itself).
-    """
-    as_dt = subjects.db_datetime
-    return [_make_request_row((
-        int(t[0]), t[1], t[2], t[3], t[14], t[15], bool(t[16]), bool(t[17]), t[4], t[5], t[6], t[7],
-        _day(t[8]), _day(t[9]), _as_date(t[10]), as_dt(t[11]), as_dt(t[12]), int(t[13]),
-    )) for t in raw]
+#: ``RequestRow``s from driver tuples in ``_ROW_COLUMNS`` order: the same values as ``_row_from`` over
+#: ``.dicts()``, without a model or dict per row (peewee's per-value conversion cost several times the query).
+_rows_from = RowsBuilder(RequestRow, len(_ROW_COLUMNS), (
+    INT(0), 1, 2, 3, 14, 15, BOOL(16), BOOL(17), 4, 5, 6, 7, DATE(8), DATE(9), DATE(10), DT(11), DT(12), INT(13)))
+_PAGES = Statements()
 
 
 def _base_query() -> Any:
@@ -699,18 +691,28 @@ def list_requests(actor: Actor, flt: RequestFilter | None = None, *, sort: str =
     flt = flt or RequestFilter()
     day = today or dt.date.today()
     column = _sort_column(sort)
-    with database_errors():
+    values = () if after is None else (after.value, after.id)
+
+    def build(*key: Any) -> Any:
         query = _apply_filter(_base_query(), flt, day)
-        if after is not None:
-            value = after.value
+        if key:
+            value, last = key
             if column is RightsRequest.id:
-                query = query.where((column < after.id) if descending else (column > after.id))
+                query = query.where((column < last) if descending else (column > last))
             elif descending:
-                query = query.where((column <= value) & ((column < value) | (RightsRequest.id < after.id)))
+                query = query.where((column <= value) & ((column < value) | (RightsRequest.id < last)))
             else:
-                query = query.where((column >= value) & ((column > value) | (RightsRequest.id > after.id)))
+                query = query.where((column >= value) & ((column > value) | (RightsRequest.id > last)))
         order = (column.desc(), RightsRequest.id.desc()) if descending else (column.asc(), RightsRequest.id.asc())
-        rows = _rows_from(subjects.fetch_tuples(query.order_by(*order).limit(limit)))
+        return query.order_by(*order).limit(limit)
+
+    with database_errors():
+        if flt.search or flt.overdue_only or flt.due_within_days is not None or flt.subject_id is not None:
+            raw = subjects.fetch_tuples(build(*values))
+        else:  # the list as opened (by type and state) and scrolled: one SQL text per shape
+            raw = database.execute_sql(*_PAGES.sql((flt.type, flt.state, sort, descending, limit, after is None),
+                                                   build, values)).fetchall()
+        rows = _rows_from(raw)
         if audit_view and rows:
             with database.atomic():
                 audit.record(actor, "requests.list", "request", None, ids=[r.id for r in rows],

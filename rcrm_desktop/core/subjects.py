@@ -26,19 +26,19 @@ from __future__ import annotations
 
 import codecs
 import csv
-import dataclasses
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import peewee
 
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, search_index
+from rcrm_desktop.core.pages import BOOL, DATE, DT, RowsBuilder, Statements, fetch_tuples
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
@@ -173,86 +173,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 # ---------------------------------------------------------------- light rows
 
 
-T = TypeVar("T")
-
-
-def row_factory(cls: type[T]) -> Callable[[Sequence[Any]], T]:
-    """Build instances of the frozen dataclass ``cls`` from values in field order, without its ``__init__``.
-
-    A frozen dataclass's generated ``__init__`` sets every field through
-    ``object.__setattr__``: ≈ 2.4 µs for a dozen fields, which a page of 200
-    rows pays 200 times. Filling the instance dict directly gives the same
-    object (equality, hash, repr and immutability afterwards unchanged) in
-    half the time. Only for dataclasses without ``__post_init__`` or
-    computed defaults.
-    """
-    names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    new = object.__new__
-
-    def make(values: Sequence[Any]) -> T:
-        obj = new(cls)
-        obj.__dict__.update(zip(names, values, strict=True))
-        return obj
-
-    return make
-
-
-def db_datetime(value: Any) -> dt.datetime | None:
-    """A ``DATETIME`` column as the driver returns it (text on SQLite, ``datetime`` on the servers).
-
-    Same answer as peewee's ``DateTimeField.python_value`` for what this
-    program stores, at a tenth of its cost (``fromisoformat`` instead of
-    ``strptime`` over a list of formats).
-    """
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is None:
-            return parsed
-    result: dt.datetime | None = Subject.created_at.python_value(value)  # type: ignore[no-untyped-call]
-    return result
-
-
-def db_date(value: Any) -> dt.date | None:
-    """A ``DATE`` column as the driver returns it; the same answer as ``DateField.python_value``."""
-    if value is None or type(value) is dt.date:
-        return value
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    result: dt.date | None = Subject.birth_date.python_value(value)  # type: ignore[no-untyped-call]
-    return result
-
-
-def fetch_tuples(query: Any) -> list[tuple[Any, ...]]:
-    """The rows of a peewee query as the driver returns them: no per-value conversion, no row object.
-
-    The caller converts the few columns that need it (times, booleans);
-    peewee's ``.tuples()`` converts every value of every row through its field.
-    """
-    sql, params = query.sql()
-    return database.execute_sql(sql, params).fetchall()  # type: ignore[no-any-return]
-
-
 _ROW_FIELDS = (Subject.id, Subject.user_id, Subject.name, Subject.email, Subject.phone, Subject.birth_date,
                Subject.created_at, Subject.last_active_at, Subject.restricted, Subject.objected,
                Subject.version)
 
-
-_make_subject_row = row_factory(SubjectRow)
-
-
-def _subject_rows(raw: Iterable[Sequence[Any]]) -> list[SubjectRow]:
-    """``SubjectRow``s from driver tuples in ``_ROW_FIELDS`` order."""
-    make, as_dt = _make_subject_row, db_datetime
-    return [make((t[0], t[1], t[2], t[3], t[4], db_date(t[5]), as_dt(t[6]), as_dt(t[7]), bool(t[8]), bool(t[9]),
-                  t[10])) for t in raw]
+#: ``SubjectRow``s from driver tuples in ``_ROW_FIELDS`` order.
+_subject_rows = RowsBuilder(SubjectRow, len(_ROW_FIELDS),
+                            (0, 1, 2, 3, 4, DATE(5), DT(6), DT(7), BOOL(8), BOOL(9), 10))
+_PAGES = Statements()
 
 
 def _row(s: Subject) -> SubjectRow:
@@ -619,16 +547,17 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
     if column is None:
         raise ValidationError(f"Cannot sort by “{sort}”; choose one of {', '.join(SORT_COLUMNS)}.")
     with database_errors():
-        query = _apply_status(_apply_search(Subject.select(*_ROW_FIELDS), search), status)
-        if column is Subject.last_active_at:
-            query = _keyset_nullable(query, column, after, descending)
-        else:
-            if after is not None:
-                query = query.where(_after(column, after, descending))
-            if descending:
-                query = query.order_by(column.desc(), Subject.id.desc())
-            else:
-                query = query.order_by(column.asc(), Subject.id.asc())
+        if not search:
+            # the list as opened and scrolled: one SQL text per shape, each page binds its key
+            values = () if after is None else (after.value, after.id)
+            def build(*key: Any) -> Any:
+                return _page_query(None, column, status, descending, key or None).limit(limit)
+
+            sql, params = _PAGES.sql((sort, descending, status, limit, after is None), build, values)
+            rows = _subject_rows(database.execute_sql(sql, params).fetchall())
+            _audit_page(actor, rows, search, audit_view)
+            return rows
+        query = _page_query(search, column, status, descending, None if after is None else (after.value, after.id))
         plan = _postgres_plan(search, sort)
         if plan is None and _mysql_scan(search, sort):
             sql, params = query.limit(limit).sql()
@@ -640,11 +569,29 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
         else:
             raw = _pg_fetch(query.limit(limit), plan)
         rows = _subject_rows(raw)
-        if audit_view and rows:
-            with database.atomic():
-                audit.record(actor, "subjects.search" if search else "subjects.list", "subject", None,
-                             ids=[r.id for r in rows], query_length=len(search or ""))
+        _audit_page(actor, rows, search, audit_view)
     return rows
+
+
+def _page_query(search: str | None, column: Any, status: str | None, descending: bool,
+                after: tuple[Any, int] | None) -> peewee.ModelSelect[Subject]:
+    """A page's query in (column, id) order, after the keyset ``after`` = (value, id) when given."""
+    query = _apply_status(_apply_search(Subject.select(*_ROW_FIELDS), search), status)
+    key = None if after is None else PageKey(after[0], after[1])
+    if column is Subject.last_active_at:
+        return _keyset_nullable(query, column, key, descending)
+    if key is not None:
+        query = query.where(_after(column, key, descending))
+    if descending:
+        return query.order_by(column.desc(), Subject.id.desc())
+    return query.order_by(column.asc(), Subject.id.asc())
+
+
+def _audit_page(actor: Actor, rows: list[SubjectRow], search: str | None, audit_view: bool) -> None:
+    if audit_view and rows:
+        with database.atomic():
+            audit.record(actor, "subjects.search" if search else "subjects.list", "subject", None,
+                         ids=[r.id for r in rows], query_length=len(search or ""))
 
 
 def _after(column: Any, after: PageKey, descending: bool) -> Any:

@@ -49,7 +49,7 @@ NO_ACTOR_ALLOWED: dict[str, str] = {
     "demo.create_demo_operators": "demo instance bootstrap; refused once any operator exists",
     "demo.populate_demo": "fills a new demo instance; the CLI demands demo.create when operators exist",
     "pending.recover_pending": "start-up recovery of interrupted file work (like open_instance); no operator yet",
-    "subjects.fetch_tuples": "runs the SELECT of a query its caller built after checking permission; reads only",
+    "pages.fetch_tuples": "runs the SELECT of a query its caller built after checking permission; reads only",
 }
 
 
