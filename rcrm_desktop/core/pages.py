@@ -230,11 +230,11 @@ class Statements:
 
     def sql(self, key: Hashable, build: Callable[..., Any], values: Sequence[Any] = ()) -> tuple[str, list[Any]]:
         full_key = (engine_name(), key, tuple(type(v) for v in values))
-        shape = self._shapes.get(full_key, False)
-        if shape is False:
+        if full_key not in self._shapes:
             sql, params = build(*values).sql()
-            self._shapes[full_key] = shape = self._learn(build, values, sql, params)
+            self._shapes[full_key] = self._learn(build, values, sql, params)
             return sql, list(params)
+        shape = self._shapes[full_key]
         if shape is None:
             sql, params = build(*values).sql()
             return sql, list(params)

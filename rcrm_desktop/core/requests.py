@@ -52,7 +52,7 @@ import peewee
 
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, deadlines, subjects
-from rcrm_desktop.core.pages import BOOL, DATE, DT, INT, RowsBuilder, Statements
+from rcrm_desktop.core.pages import BOOL, DATE, DT, INT, RowsBuilder, Statements, fetch_tuples
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors
@@ -708,7 +708,7 @@ def list_requests(actor: Actor, flt: RequestFilter | None = None, *, sort: str =
 
     with database_errors():
         if flt.search or flt.overdue_only or flt.due_within_days is not None or flt.subject_id is not None:
-            raw = subjects.fetch_tuples(build(*values))
+            raw = fetch_tuples(build(*values))
         else:  # the list as opened (by type and state) and scrolled: one SQL text per shape
             raw = database.execute_sql(*_PAGES.sql((flt.type, flt.state, sort, descending, limit, after is None),
                                                    build, values)).fetchall()

@@ -550,6 +550,7 @@ def list_subjects(actor: Actor, search: str | None = None, *, sort: str = "name"
         if not search:
             # the list as opened and scrolled: one SQL text per shape, each page binds its key
             values = () if after is None else (after.value, after.id)
+
             def build(*key: Any) -> Any:
                 return _page_query(None, column, status, descending, key or None).limit(limit)
 
