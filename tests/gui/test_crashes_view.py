@@ -379,3 +379,19 @@ def test_view_state_is_remembered(qtbot: QtBot, samples: Instance, tmp_path: Pat
     assert firsts == sorted(firsts)
     assert other.detail.chart_days == 14
     assert abs(other.splitter.sizes()[0] - view.splitter.sizes()[0]) <= 2
+
+
+def test_detail_tiles_show_their_whole_value_in_a_1280_px_window(qtbot: QtBot, samples: Instance,
+                                                                 make_session: Callable[[Actor], AppSession]
+                                                                 ) -> None:
+    """The four tiles share a quarter of the detail pane each: "3 months ago" was cut to "3 months" at 1280 px."""
+    view = make_view(qtbot, make_session(samples.support))
+    view.resize(1100, 760)  # what a 1280-px window leaves beside the rail
+    qtbot.wait(50)
+    select_title(view, "KeyError")
+    qtbot.wait(50)
+    detail = view.detail
+    for tile in (detail.events_tile, detail.users_tile, detail.first_tile, detail.last_tile):
+        assert tile.value.text().endswith("ago") or tile.value.text()[0].isdigit()
+        assert tile.value.sizeHint().width() <= tile.value.width(), (tile.value.text(), tile.value.width())
+    assert "UTC" in detail.first_tile.toolTip()
