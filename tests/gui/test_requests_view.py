@@ -431,3 +431,9 @@ def test_guided_correction_links_the_change(qtbot: QtBot, compliance_view: Reque
     assert change.field == "phone" and change.new_value == "+421 905 000 111"
     assert pane.detail is not None and "+421 905 000 111" in pane.progress_values["changes"].text()
     assert pane.buttons["complete"].isEnabled()
+
+
+def test_the_number_column_shows_six_digits_whole(compliance_view: RequestsView) -> None:
+    """A scaled instance numbers its requests past 10,000: "102…" told nobody which request it was."""
+    width = compliance_view.table.columnWidth(column(compliance_view, "id"))
+    assert compliance_view.table.fontMetrics().horizontalAdvance("999999") + 10 <= width

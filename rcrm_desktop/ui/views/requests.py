@@ -288,7 +288,7 @@ class RequestsView(AreaView):
 
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         return [
-            Column("id", "#", lambda r: str(r.id), sort_key="id", align=right, width=44),
+            Column("id", "#", lambda r: str(r.id), sort_key="id", align=right, width=60),  # six digits whole
             Column("days", self.tr("Days left"), lambda r: deadline_text(r, today())[0], tooltip=days_tip,
                    foreground=days_color, background=days_background, decoration=days_icon, width=132),
             Column("due", self.tr("Due"), lambda r: r.effective_due.isoformat(), sort_key="due", tooltip=days_tip,
