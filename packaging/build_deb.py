@@ -44,6 +44,10 @@ MAINTAINER = "RCRM <support@rcrm.example.org>"
 HOMEPAGE = "https://rcrm.example.org/"
 #: Packages the program needs that ELF analysis cannot see: ffmpeg/ffprobe run as processes.
 EXTRA_DEPENDS = ["ffmpeg"]
+#: Wanted but not required: a font with Chinese, Japanese and Korean glyphs (≈ 4 MB), so such names in the
+#: user accounts show as letters, not boxes (DejaVu, which fontconfig brings, covers Latin, Greek,
+#: Cyrillic, Arabic and Hebrew).
+RECOMMENDS = ("fonts-droid-fallback",)
 #: Used when dpkg-shlibdeps is not installed (the measured result on Debian 12 amd64, unversioned).
 FALLBACK_DEPENDS = [
     "libc6", "libegl1", "libgl1", "libfontconfig1", "libfreetype6", "libglib2.0-0", "libdbus-1-3",
@@ -128,6 +132,7 @@ class DebInfo:
     arch: str
     depends: list[str]
     installed_size_kb: int
+    recommends: tuple[str, ...] = RECOMMENDS
 
 
 # ---------------------------------------------------------------- small helpers
@@ -190,7 +195,8 @@ def control_text(info: DebInfo) -> str:
         f"Maintainer: {MAINTAINER}\n"
         f"Installed-Size: {info.installed_size_kb}\n"
         f"Depends: {', '.join(info.depends)}\n"
-        "Section: misc\n"
+        + (f"Recommends: {', '.join(info.recommends)}\n" if info.recommends else "")
+        + "Section: misc\n"
         "Priority: optional\n"
         f"Homepage: {HOMEPAGE}\n"
         f"Description: {DESCRIPTION}\n"
