@@ -66,7 +66,7 @@ dmg: bundle installers
 system-package:
 	@tools/system-deps.sh package
 	@command -v dpkg-shlibdeps >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev appstream >&2; \
+	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends dpkg-dev appstream >&2; \
 	  else echo "make package needs: sudo apt-get install dpkg-dev appstream" >&2; exit 1; fi; }
 
 $(PKG_STAMP): requirements.txt requirements-package.txt

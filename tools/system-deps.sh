@@ -35,14 +35,14 @@ done
 if [ "$(id -u)" = "0" ]; then
   echo "Installing Debian packages:$missing" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >&2
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   echo "Installing Debian packages:$missing" >&2
-  sudo -n apt-get update -qq >&2
+  sudo -n apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
   # shellcheck disable=SC2086
-  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 else
   echo "RCRM Desktop needs these Debian packages:$missing" >&2
   echo "Install them with:  sudo apt-get install$missing" >&2
