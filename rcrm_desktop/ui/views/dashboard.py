@@ -342,11 +342,11 @@ class DashboardView(AreaView):
         """The note under a number; a colour only for the states people must not miss."""
         if key == "requests_overdue":
             if value:
-                return self.tr("Overdue — past the legal deadline"), colors.OVERDUE
+                return self.tr("Past the legal deadline"), colors.OVERDUE
             return self.tr("None overdue"), colors.OK
         if key == "requests_due_soon":
             if value:
-                return self.tr("Due soon — answer within 7 days"), colors.DUE_SOON
+                return self.tr("Answer within 7 days"), colors.DUE_SOON
             return self.tr("Nothing due this week"), None
         if key == "restricted":
             if value:
