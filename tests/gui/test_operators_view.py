@@ -41,6 +41,13 @@ def test_lists_operators_with_role_labels(qtbot, qtmodeltester, sqlite_instance,
     assert "ago" in admin_login.data() or "just now" in admin_login.data()
     assert admin_login.data(Qt.ItemDataRole.ToolTipRole).endswith("UTC")
     assert view.filter_bar.count_label.text() == "3 operators"
+    # nothing selected: the pane says so, and shows no heading of a role it has not got
+    assert not view.detail_placeholder.isHidden()
+    assert view.detail_placeholder.title.text() == "No operator selected"
+    assert view.detail_role_heading.isHidden()
+    assert view.select_operator(sqlite_instance.compliance.operator_id)
+    assert view.detail_placeholder.isHidden() and not view.detail_role_heading.isHidden()
+    assert view.detail_name.text() == "Eva Compliance"
 
 
 def test_add_operator_through_the_dialog(qtbot, sqlite_instance, make_session, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -254,7 +254,8 @@ class OperatorsView(AreaView):
             form.addRow(style.muted_label(caption, name="fieldCaption"), value)
         layout.addLayout(form)
         layout.addSpacing(8)
-        layout.addWidget(style.section_heading(self.tr("What this role may do")))
+        self.detail_role_heading = style.section_heading(self.tr("What this role may do"))
+        layout.addWidget(self.detail_role_heading)
         self.detail_role_text = QLabel()
         self.detail_role_text.setWordWrap(True)
         layout.addWidget(self.detail_role_text)
@@ -262,11 +263,13 @@ class OperatorsView(AreaView):
         self.detail_permissions.setWordWrap(True)
         layout.addWidget(self.detail_permissions)
         layout.addStretch(1)
-        self.detail_placeholder = style.muted_label(self.tr("Select an operator to see the details."))
-        self.detail_placeholder.setWordWrap(True)
-        layout.addWidget(self.detail_placeholder)
-        self._detail_widgets = [self.detail_icon, self.detail_name, self.detail_username, self.detail_role_text,
-                                self.detail_permissions, *self.detail_fields.values()]
+        self.detail_placeholder = style.EmptyState("account-circle-outline", pane)
+        self.detail_placeholder.set_text(self.tr("No operator selected"),
+                                         self.tr("Select an operator to see their role, their last log-in and "
+                                                 "what the role may do."))
+        layout.addWidget(self.detail_placeholder, 10)  # the pane's middle while nothing is selected
+        self._detail_widgets = [self.detail_icon, self.detail_name, self.detail_username, self.detail_role_heading,
+                                self.detail_role_text, self.detail_permissions, *self.detail_fields.values()]
         self._detail_form = form
         return pane
 
