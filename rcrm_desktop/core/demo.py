@@ -41,7 +41,7 @@ from typing import Any
 
 from rcrm_desktop.core import audit, deadlines, demo_names, operators
 from rcrm_desktop.core.instance import set_system_setting
-from rcrm_desktop.core.permissions import Role
+from rcrm_desktop.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from rcrm_desktop.core.store import RecordingsStore, StoredFile, open_store
 from rcrm_desktop.core.subjects import make_search_key
 from rcrm_desktop.core.text import fold
@@ -186,7 +186,14 @@ def _demo_staff() -> tuple[int, int]:
                     return int(op.id)
         return int(ops[0].id)
 
-    return first(Role.COMPLIANCE, Role.ADMIN), first(Role.SUPPORT, Role.COMPLIANCE, Role.ADMIN)
+    # The crash reports go through the real import and triage, which only some roles may do: say so before
+    # any audio is made, rather than fail (and roll everything back) halfway.
+    crash_roles = [r for r in Role if {Permission.CRASHES_IMPORT, Permission.CRASHES_MANAGE} <= ROLE_PERMISSIONS[r]]
+    if not any(op.role == r.value for op in ops for r in crash_roles):
+        raise ValidationError(
+            "The demo imports and triages crash reports as a support operator, and this instance has no active "
+            "one: add one first (rcrm-desktop operators add --role support NAME), then run the demo again.")
+    return first(Role.COMPLIANCE, Role.ADMIN), first(*crash_roles)
 
 
 # ================================================================ helpers

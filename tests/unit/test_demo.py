@@ -16,6 +16,7 @@ import pytest
 from rcrm_desktop.audio.probe import probe
 from rcrm_desktop.core import audit, deadlines, demo, operators
 from rcrm_desktop.core.instance import get_setting, open_instance
+from rcrm_desktop.core.permissions import Role
 from rcrm_desktop.core.store import RecordingsStore, open_store, sha256_of
 from rcrm_desktop.db import connection
 from rcrm_desktop.db.models import (
@@ -35,7 +36,7 @@ from rcrm_desktop.db.models import (
     SubjectChange,
 )
 from rcrm_desktop.errors import ValidationError
-from tests.conftest import Instance
+from tests.conftest import PASSWORD, Instance
 
 OPEN = ("received", "identity_verification", "in_progress", "awaiting_requester")
 
@@ -208,6 +209,22 @@ def test_demo_needs_an_operator(tmp_path: Path) -> None:
     try:
         with pytest.raises(ValidationError, match="no operators"):
             demo.populate_demo(subjects=3, with_audio=False)
+    finally:
+        connection.close()
+
+
+def test_demo_without_a_support_operator_says_so_before_writing_anything(tmp_path: Path) -> None:
+    """An instance made by ``rcrm-desktop init`` has only its administrator, who may not import crash reports."""
+    open_instance("sqlite:///" + (tmp_path / "admin-only.sqlite3").as_posix())
+    try:
+        operators.bootstrap_admin("admin", PASSWORD)
+        store = RecordingsStore(tmp_path / "store")
+        with pytest.raises(ValidationError, match="operators add --role support"):
+            demo.populate_demo(subjects=5, recordings=2, store=store)
+        assert Subject.select().count() == 0 and not any(store.root.rglob("*.*"))
+        admin = operators.authenticate("admin", PASSWORD)
+        operators.create_operator(admin, "sam", "Sam Support", Role.SUPPORT, PASSWORD)
+        assert demo.populate_demo(subjects=5, recordings=0, with_audio=False, store=store).crash_events > 0
     finally:
         connection.close()
 
