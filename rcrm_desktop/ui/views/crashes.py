@@ -690,6 +690,8 @@ class GroupDetailPane(QFrame):
         setup_table(self.events_table)
         self.events_table.setSortingEnabled(False)
         self.events_table.verticalHeader().setDefaultSectionSize(24)
+        # at least four events in view beside the viewer, on an 800-px-high screen too (it showed two)
+        self.events_table.setMinimumHeight(24 * 4 + self.events_table.horizontalHeader().sizeHint().height() + 18)
         for i, column in enumerate(self.events_model.columns):
             if column.width:
                 self.events_table.horizontalHeader().resizeSection(i, column.width)
@@ -858,8 +860,9 @@ class GroupDetailPane(QFrame):
             count.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             first = QTableWidgetItem(fmt.local_time(facet.first_seen))
             first.setToolTip(fmt.utc_tooltip(facet.first_seen))
-            last = QTableWidgetItem(fmt.local_with_relative(facet.last_seen))
-            last.setToolTip(fmt.utc_tooltip(facet.last_seen))
+            # the time alone, like first seen: with "(9 hours ago)" the release names were cut at 1280 px
+            last = QTableWidgetItem(fmt.local_time(facet.last_seen))
+            last.setToolTip(f"{fmt.relative(facet.last_seen)}\n{fmt.utc_tooltip(facet.last_seen)}")
             for column, item in enumerate((name, count, first, last)):
                 table.setItem(i, column, item)
         table.resizeColumnToContents(1)

@@ -269,6 +269,7 @@ class EventViewer(QWidget):
         if not exceptions:
             item = QTreeWidgetItem(tree, [self.tr("This event has no stack trace (it is a message)."), ""])
             item.setForeground(0, muted)
+            item.setFirstColumnSpanned(True)  # the whole sentence, not the frame column's width of it
             return
         for index, exc in enumerate(reversed(exceptions)):
             title = f"{exc.get('type') or self.tr('Error')}"
