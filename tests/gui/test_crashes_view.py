@@ -395,3 +395,6 @@ def test_detail_tiles_show_their_whole_value_in_a_1280_px_window(qtbot: QtBot, s
         assert tile.value.text().endswith("ago") or tile.value.text()[0].isdigit()
         assert tile.value.sizeHint().width() <= tile.value.width(), (tile.value.text(), tile.value.width())
     assert "UTC" in detail.first_tile.toolTip()
+    table = detail.releases_table  # the release names whole too ("rcrm-ser…" with relative times beside them)
+    name = table.item(0, 0).text()
+    assert table.fontMetrics().horizontalAdvance(name) + 8 <= table.columnWidth(0), (name, table.columnWidth(0))
