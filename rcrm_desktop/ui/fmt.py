@@ -7,12 +7,29 @@ Stored times are naive UTC; people see local time with a relative hint
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from PySide6.QtCore import QCoreApplication
+
+#: LEFT-TO-RIGHT MARK: a strong left-to-right character that shows nothing.
+LRM = "\u200e"
 
 
 def tr(text: str, context: str = "fmt") -> str:
     return QCoreApplication.translate(context, text)
+
+
+def ltr(text: str) -> str:
+    """``text`` laid out left to right in this left-to-right program, whatever script a name in it is written in.
+
+    A label takes its direction from its first strong letter, so "فاطمة الزهراء · U-215268" became a
+    right-aligned right-to-left line reading "U-215268 · فاطمة الزهراء". A leading LRM keeps the
+    program's order and alignment; the name itself still reads right to left. Text without right-to-left
+    letters is returned unchanged.
+    """
+    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        return LRM + text
+    return text
 
 
 def to_local(value: dt.datetime) -> dt.datetime:

@@ -269,3 +269,24 @@ def test_a_one_hour_call_opens_without_freezing(qtbot: QtBot, sqlite_instance: I
         tasks.wait_for_all()
         tasks.set_synchronous(True)
     assert json.loads(AuditEvent.get(AuditEvent.action == "recording.view").details) == {}
+
+
+@pytest.mark.parametrize("width", [900, 460])
+def test_transport_controls_never_overlap(qtbot: QtBot, sqlite_instance: Instance,
+                                          make_player: Callable[[Actor], PlayerWidget], width: int) -> None:
+    """In a 1280-px window the detail pane is ≈ 460 px: one fixed row put the time under the buttons there."""
+    player = make_player(sqlite_instance.support)
+    player.resize(width, 360)
+    qtbot.wait(50)
+    controls = [player.back_button, player.play_button, player.forward_button, player.position_label,
+                player.loop_button, player.speed_combo, player.mute_button, player.volume,
+                player.zoom_out_button, player.zoom_fit_button, player.zoom_in_button]
+    rects = [(c, c.rect().translated(c.mapTo(player, c.rect().topLeft()))) for c in controls]
+    for i, (a, ra) in enumerate(rects):
+        assert player.rect().contains(ra), a.objectName()
+        for b, rb in rects[i + 1:]:
+            assert not ra.intersects(rb), (a.objectName(), b.objectName())
+    assert player.position_label.width() >= player.position_label.sizeHint().width()
+    rows = {r.top() for _, r in rects}
+    assert (len({player.play_button.mapTo(player, player.play_button.rect().center()).y(),
+                 player.volume.mapTo(player, player.volume.rect().center()).y()}) == 1) == (width == 900), rows

@@ -505,3 +505,16 @@ def test_sort_and_splitter_are_remembered(qtbot: QtBot, view: UsersView, people:
     created = [r.created_at for r in again.model.rows()]
     assert created == sorted(created, reverse=True)
     assert abs(again.splitter.sizes()[1] - 380) <= 2
+
+
+def test_a_right_to_left_name_keeps_the_programʼs_left_to_right_layout(qtbot: QtBot, view: UsersView) -> None:
+    """A label takes its direction from its first letter: an Arabic name made the title a right-aligned line."""
+    from rcrm_desktop.ui import fmt
+
+    name = "فاطمة الزهراء"
+    Subject.create(user_id="eg-0001", name=name, name_key=name, search_key=subjects.make_search_key(name, "eg-0001"))
+    search(qtbot, view, "eg-0001")
+    select(qtbot, view, 0)
+    assert view.detail.name_label.text() == fmt.LRM + name
+    assert fmt.ltr("Ján Šťastný · sk-0001") == "Ján Šťastný · sk-0001"  # nothing added where nothing reverses
+    assert fmt.ltr(f"{name} · eg-0001").startswith(fmt.LRM)

@@ -971,7 +971,7 @@ class RecordingsView(AreaView):
         self.pane_stack.setCurrentIndex(1)
         who = (f"{row.subject_name} · {row.user_id}" if row.subject_name else
                row.user_id or self.tr("Caller not identified"))
-        self.detail_title.setText(who)
+        self.detail_title.setText(fmt.ltr(who))
         direction = self.tr("Inbound call") if row.direction == "inbound" else self.tr("Outbound call")
         parts = [direction, fmt.local_with_relative(row.started_at), fmt.duration(row.duration_ms)]
         if row.agent:

@@ -55,6 +55,7 @@ from rcrm_desktop.ui import colors, icons, style
 from rcrm_desktop.ui.dialogs import errors as error_dialogs
 from rcrm_desktop.ui.session import AppSession
 from rcrm_desktop.ui.tasks import Task, run_task
+from rcrm_desktop.ui.widgets.flow import FlowLayout
 from rcrm_desktop.ui.widgets.waveform import Marker, Region, WaveformWidget, clock
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,14 @@ class PlayerWidget(QFrame):
         self.scroll.valueChanged.connect(self._scrolled)
         layout.addWidget(self.scroll)
 
-        transport = QHBoxLayout()
+        # Two groups that share a row when the pane is wide and wrap into two rows when it is not: in one
+        # fixed row they needed ≈ 560 px, and in a 1280-px window's detail pane the time ran under the buttons.
+        self.transport_bar = QWidget(self)
+        self.transport_bar.setObjectName("transportBar")
+        bar = FlowLayout(self.transport_bar, spacing=14)
+        playing = QWidget(self.transport_bar)
+        transport = QHBoxLayout(playing)
+        transport.setContentsMargins(0, 0, 0, 0)
         transport.setSpacing(2)
         self.back_button = self._tool("rewind-5", self.tr("Back 5 seconds (←)"), lambda: self.skip(-SKIP_MS),
                                       name="skipBack")
@@ -168,7 +176,11 @@ class PlayerWidget(QFrame):
         self.loop_button = self._tool("repeat", self.tr("Loop the selected region (select it on the waveform)"),
                                       self._loop_toggled, checkable=True, name="loopButton")
         transport.addWidget(self.loop_button)
-        transport.addStretch(1)
+        bar.addWidget(playing)
+        settings_group = QWidget(self.transport_bar)
+        transport = QHBoxLayout(settings_group)
+        transport.setContentsMargins(0, 0, 0, 0)
+        transport.setSpacing(2)
 
         self.speed_combo = QComboBox(self)
         self.speed_combo.setObjectName("speedCombo")
@@ -200,7 +212,8 @@ class PlayerWidget(QFrame):
                                          self.waveform.zoom_in, name="zoomIn")
         for button in (self.zoom_out_button, self.zoom_fit_button, self.zoom_in_button):
             transport.addWidget(button)
-        layout.addLayout(transport)
+        bar.addWidget(settings_group)
+        layout.addWidget(self.transport_bar)
 
         self.lanes_row = QWidget(self)
         lanes = QHBoxLayout(self.lanes_row)

@@ -460,7 +460,7 @@ class SubjectDetailPane(QFrame):
         self.detail = detail
         self.current_id = detail.subject.id
         row = detail.subject
-        self.name_label.setText(row.name)
+        self.name_label.setText(fmt.ltr(row.name))
         self.id_label.setText(self.tr("User ID %1 · internal #%2").replace("%1", row.user_id)
                               .replace("%2", str(row.id)))
         self._show_states(detail)
