@@ -44,10 +44,10 @@ MAINTAINER = "RCRM <support@rcrm.example.org>"
 HOMEPAGE = "https://rcrm.example.org/"
 #: Packages the program needs that ELF analysis cannot see: ffmpeg/ffprobe run as processes.
 EXTRA_DEPENDS = ["ffmpeg"]
-#: Wanted but not required: a font with Chinese, Japanese and Korean glyphs (≈ 4 MB), so such names in the
+#: Wanted but not required: a font with Chinese, Japanese and Korean glyphs (≈ 5 MB), so such names in the
 #: user accounts show as letters, not boxes (DejaVu, which fontconfig brings, covers Latin, Greek,
 #: Cyrillic, Arabic and Hebrew).
-RECOMMENDS = ("fonts-droid-fallback",)
+RECOMMENDS = ("fonts-wqy-microhei",)
 #: Used when dpkg-shlibdeps is not installed (the measured result on Debian 12 amd64, unversioned).
 FALLBACK_DEPENDS = [
     "libc6", "libegl1", "libgl1", "libfontconfig1", "libfreetype6", "libglib2.0-0", "libdbus-1-3",

@@ -8,7 +8,7 @@
 set -eu
 purpose="${1:-run}"
 
-common="python3 python3-venv ffmpeg libegl1 libgl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core fonts-droid-fallback"
+common="python3 python3-venv ffmpeg libegl1 libgl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core fonts-wqy-microhei"
 gui="libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libx11-xcb1"
 case "$purpose" in
   run) wanted="$common $gui" ;;

@@ -353,7 +353,7 @@ def test_control_file() -> None:
     assert fields["Package"] == "rcrm-desktop" and fields["Version"] == "0.1.0"
     assert fields["Architecture"] == "amd64" and fields["Installed-Size"] == "12345"
     assert fields["Depends"] == "libc6 (>= 2.35), libegl1, ffmpeg"
-    assert fields["Recommends"] == "fonts-droid-fallback"  # CJK names as letters, not boxes
+    assert fields["Recommends"] == "fonts-wqy-microhei"  # CJK names as letters, not boxes
     assert all(line.startswith(" ") for line in text.split("Description: ", 1)[1].splitlines()[1:])
 
 
