@@ -319,3 +319,10 @@ def test_rules_table_fits_a_1280_px_window_without_a_horizontal_scroll_bar(
     table = view.rules_table
     assert table.horizontalHeader().length() <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
+    make_subject("U-700900")
+    holds.add_hold(sqlite_instance.compliance, "Complaint escalated to the supervisory authority", user_id="U-700900")
+    view.reload_holds()
+    view.tabs.setCurrentIndex(2)
+    holds_table = view.holds_table  # the legal holds too ("Placed" was cut and needed the scroll bar)
+    qtbot.waitUntil(lambda: holds_table.isVisible() and holds_table.model().rowCount() == 1)
+    assert holds_table.horizontalHeader().length() <= holds_table.viewport().width()

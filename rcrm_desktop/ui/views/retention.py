@@ -611,16 +611,17 @@ class RetentionView(AreaView):
             Column("state", self.tr("State"), lambda h: self.tr("On legal hold") if h.active else self.tr("Released"),
                    foreground=color, background=lambda h: colors.tint(colors.HOLD) if h.active else None,
                    decoration=lambda h: icons.icon("shield-lock" if h.active else "shield-off-outline",
-                                                   color(h).name()), width=140),
+                                                   color(h).name()), width=130),
             Column("on", self.tr("On"), lambda h: h.target_label, tooltip=lambda h: h.target_label,
-                   decoration=lambda h: icons.icon(kinds.get(h.target, "shield-outline")), width=320),
-            Column("reason", self.tr("Reason"), lambda h: h.reason, tooltip=lambda h: h.reason, width=290),
-            Column("owner", self.tr("Owner"), lambda h: h.owner, width=110),
-            Column("placed", self.tr("Placed"), lambda h: fmt.local_with_relative(h.created_at),
-                   tooltip=lambda h: fmt.utc_tooltip(h.created_at), width=205),
+                   decoration=lambda h: icons.icon(kinds.get(h.target, "shield-outline")), width=250),
+            Column("reason", self.tr("Reason"), lambda h: h.reason, tooltip=lambda h: h.reason, width=220),
+            Column("owner", self.tr("Owner"), lambda h: h.owner, width=100),
+            # the time alone (how long ago is in the tooltip): the seven columns fit a 1280-px window
+            Column("placed", self.tr("Placed"), lambda h: fmt.local_time(h.created_at),
+                   tooltip=lambda h: f"{fmt.relative(h.created_at)}\n{fmt.utc_tooltip(h.created_at)}", width=130),
             Column("released", self.tr("Released"),
                    lambda h: (fmt.local_time(h.released_at) + " — " + (h.release_reason or "")) if h.released_at
-                   else "—", tooltip=lambda h: h.release_reason or "", width=160),
+                   else "—", tooltip=lambda h: h.release_reason or "", width=150),
         ]
 
     # ------------------------------------------------------------ area API
