@@ -30,6 +30,7 @@ ORM, the row objects and the audit bookkeeping add. Figures:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rcrm_desktop.benchmarks import BenchContext, Figure, median_seconds, percentile
@@ -254,10 +256,24 @@ def _gui_figures(ctx: BenchContext, url: str) -> list[Figure]:
     ]
 
 
-def _probe() -> int:
-    """The GUI process of ``_gui_figures`` (``python -m rcrm_desktop.benchmarks.views``)."""
+def _peak_rss_kb() -> float:
+    """This process's own peak resident memory in KiB.
+
+    Linux keeps ``ru_maxrss`` across ``exec``: a probe started by a bench that
+    had already run other suites reported the bench's 342 MB instead of its own
+    203 MB. ``VmHWM`` belongs to the process image, so it starts afresh.
+    """
     import resource
 
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def _probe() -> int:
+    """The GUI process of ``_gui_figures`` (``python -m rcrm_desktop.benchmarks.views``)."""
     from rcrm_desktop.core import operators
     from rcrm_desktop.core.instance import open_instance
     from rcrm_desktop.selftest import _wait_painted, process_started_at
@@ -279,8 +295,7 @@ def _probe() -> int:
         while time.time() < until:
             app.processEvents()
             time.sleep(0.01)
-    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"main_window_s": painted - started, "login_s": login_s, "maxrss_mb": maxrss_kb / 1024,
+    print(json.dumps({"main_window_s": painted - started, "login_s": login_s, "maxrss_mb": _peak_rss_kb() / 1024,
                       "areas": areas}))
     sys.stdout.flush()
     os._exit(0)
