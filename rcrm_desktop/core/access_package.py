@@ -82,6 +82,8 @@ from html import escape
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from rcrm_desktop import paths
 from rcrm_desktop.core import audit
 from rcrm_desktop.core import requests as core_requests
@@ -560,6 +562,59 @@ class _HashingWriter:
         return self._digest.hexdigest()
 
 
+class _FileHasher:
+    """The SHA-256 of each audio file, computed on a helper thread while the main thread copies the next one.
+
+    Each file must match the SHA-256 recorded at import; checking it inline
+    put a second full pass over the audio on the copying thread (≈ 60 ms of a
+    250 ms package of 80 MB). ``update`` queues the file's digest with its
+    immutable chunk; ``finish`` waits for the last one. The package is
+    checked in full before its manifest is written, so a damaged file still
+    fails the build and nothing is delivered.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Any, bytes] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._hash, name="package-file-sha256", daemon=True)
+        self._thread.start()
+        self._done = False
+
+    def _hash(self) -> None:
+        while (item := self._queue.get()) is not None:
+            item[0].update(item[1])
+
+    def update(self, digest: Any, chunk: bytes) -> None:
+        self._queue.put((digest, chunk))
+
+    def finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()
+
+
+@dataclass
+class _CopiedAudio:
+    """One audio file in the ZIP whose SHA-256 is still being computed."""
+
+    recording_id: int
+    path: str
+    expected_sha256: str
+    name: str
+    size: int
+    digest: Any
+
+    def checked(self) -> dict[str, Any]:
+        """The manifest entry, once the file is known to match the SHA-256 recorded at import."""
+        sha = self.digest.hexdigest()
+        if sha != self.expected_sha256:
+            raise ValidationError(
+                f"The audio file of recording #{self.recording_id} ({self.path}) does not match the SHA-256 "
+                "recorded when it was imported: the file was changed or damaged. Restore it from a backup, or "
+                f"withhold the audio (audio:{self.recording_id}) with a reason, then build the package again.")
+        return {"path": self.name, "size": self.size, "sha256": sha}
+
+
 class _AudioOpener:
     """Opens store files for reading with the store's path rules, resolving each folder once.
 
@@ -595,7 +650,12 @@ class _AudioOpener:
 
 
 def _json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    """``value`` as indented UTF-8 JSON: orjson (``json`` with ``indent`` is its pure-Python encoder, ≈ 40 ms for
+    a subject with 500 recordings), ``json`` for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n"
+    except (orjson.JSONEncodeError, TypeError):
+        return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -710,11 +770,17 @@ def _fill_zip(writer: _HashingWriter, doc: dict[str, Any], audio: list[tuple[Rec
         put("index.html", _index_html(doc).encode("utf-8"))
         if progress is not None and progress(1, total, "Writing subject.json and index.html") is False:
             raise PackageCancelled("Building the access package was cancelled; nothing was written.")
-        for number, (rec, name) in enumerate(audio, 1):
-            if progress is not None and progress(1 + number, total, f"Copying recording {number:,} of "
-                                                                    f"{len(audio):,}") is False:
-                raise PackageCancelled("Building the access package was cancelled; nothing was written.")
-            manifest.append(_copy_audio(zf, rec, name, opener, doc))
+        hasher = _FileHasher()
+        copied: list[_CopiedAudio] = []
+        try:
+            for number, (rec, name) in enumerate(audio, 1):
+                if progress is not None and progress(1 + number, total, f"Copying recording {number:,} of "
+                                                                        f"{len(audio):,}") is False:
+                    raise PackageCancelled("Building the access package was cancelled; nothing was written.")
+                copied.append(_copy_audio(zf, rec, name, opener, doc, hasher))
+        finally:
+            hasher.finish()
+        manifest.extend(c.checked() for c in copied)
         put("manifest.json", _json_bytes({"format": f"{FORMAT}-manifest", "format_version": FORMAT_VERSION,
                                           "generated_at": doc["generated_at"],
                                           "request_id": doc["request"]["id"], "files": manifest}))
@@ -726,8 +792,8 @@ def _zip_time(doc: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
     return (max(1980, moment.year), moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
-def _copy_audio(zf: zipfile.ZipFile, rec: Recording, name: str, opener: _AudioOpener, doc: dict[str, Any]
-                ) -> dict[str, Any]:
+def _copy_audio(zf: zipfile.ZipFile, rec: Recording, name: str, opener: _AudioOpener, doc: dict[str, Any],
+                hasher: _FileHasher) -> _CopiedAudio:
     try:
         handle = opener.open(rec.path)
     except (OSError, ValidationError) as exc:
@@ -743,19 +809,13 @@ def _copy_audio(zf: zipfile.ZipFile, rec: Recording, name: str, opener: _AudioOp
     with handle, zf.open(info, "w", force_zip64=rec.size_bytes > 2**31) as out:
         try:
             while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+                hasher.update(digest, chunk)
                 out.write(chunk)
                 size += len(chunk)
         except OSError as exc:
             raise ValidationError(f"The audio of recording #{rec.id} ({rec.path}) cannot be read: "
                                   f"{exc.strerror or exc}. Restore it or withhold it, then build again.") from exc
-    sha = digest.hexdigest()
-    if sha != rec.sha256:
-        raise ValidationError(
-            f"The audio file of recording #{rec.id} ({rec.path}) does not match the SHA-256 recorded when it was "
-            "imported: the file was changed or damaged. Restore it from a backup, or withhold the audio "
-            f"(audio:{rec.id}) with a reason, then build the package again.")
-    return {"path": name, "size": size, "sha256": sha}
+    return _CopiedAudio(rec.id, rec.path, rec.sha256, name, size, digest)
 
 
 def verify_package(path: Path | str) -> list[str]:
