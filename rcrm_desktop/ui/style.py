@@ -200,6 +200,23 @@ def hline(parent: QWidget | None = None) -> QFrame:
 ENGINE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 
 
+def fit_height(dialog: QWidget) -> None:
+    """Give ``dialog`` at least the height its layout needs at its width, wrapped labels included.
+
+    A top-level layout's minimum size ignores height-for-width, so a form with
+    a word-wrapped label came up shorter than its rows need and squeezed them
+    into each other (the new request dialog drew its search hint over the list
+    of matches). Call it once the layout is complete.
+    """
+    layout = dialog.layout()
+    if layout is None:
+        return
+    width = max(dialog.minimumWidth(), dialog.sizeHint().width())
+    needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else dialog.sizeHint().height()
+    dialog.setMinimumHeight(max(dialog.minimumHeight(), needed))
+    dialog.resize(width, max(dialog.height(), needed))
+
+
 def engine_label(engine: str) -> str:
     """The database engine as people name it."""
     return ENGINE_LABELS.get(engine, engine)

@@ -437,3 +437,15 @@ def test_the_number_column_shows_six_digits_whole(compliance_view: RequestsView)
     """A scaled instance numbers its requests past 10,000: "102…" told nobody which request it was."""
     width = compliance_view.table.columnWidth(column(compliance_view, "id"))
     assert compliance_view.table.fontMetrics().horizontalAdvance("999999") + 10 <= width
+
+
+def test_the_new_request_dialog_has_room_for_every_row(qtbot: QtBot, sqlite_instance: Instance) -> None:
+    """Its first height ignored the wrapped hint under the matches, which was drawn over the list."""
+    dialog = NewRequestDialog(sqlite_instance.compliance)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    picker = dialog.picker
+    assert picker.height() >= picker.minimumSizeHint().height()
+    assert picker.status.geometry().top() >= picker.results.geometry().bottom()
+    assert picker.unmatched.geometry().top() >= picker.status.geometry().bottom()

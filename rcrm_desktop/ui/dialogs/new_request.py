@@ -234,6 +234,7 @@ class NewRequestDialog(QDialog):
         self.received_edit.dateChanged.connect(lambda _d: self._update_due())
         self._update_due()
         self.requester_edit.setFocus()
+        style.fit_height(self)
 
     def _update_due(self) -> None:
         received = _py_date(self.received_edit.date())
@@ -319,6 +320,7 @@ class MatchSubjectDialog(QDialog):
         layout.addWidget(buttons)
         self.ok_button.setEnabled(False)
         self.picker.changed.connect(lambda: self.ok_button.setEnabled(self.picker.selected_id() is not None))
+        style.fit_height(self)
 
     def accept(self) -> None:
         subject_id = self.picker.selected_id()
