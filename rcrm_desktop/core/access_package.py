@@ -507,32 +507,52 @@ def _index_html(doc: dict[str, Any]) -> str:
 # ================================================================ writing the ZIP
 
 
+class _BackgroundHasher:
+    """Applies queued ``(digest, chunk)`` updates in order on a helper thread (``hashlib`` releases the GIL).
+
+    Hashing on the thread that reads and writes the audio added a full pass
+    over it; queued, it overlaps the copying instead. Only immutable ``bytes``
+    are queued. ``finish`` waits for the last update; call it before reading
+    any digest.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Any, bytes] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._hash, name=name, daemon=True)
+        self._thread.start()
+        self._done = False
+
+    def _hash(self) -> None:
+        while (item := self._queue.get()) is not None:
+            item[0].update(item[1])
+
+    def update(self, digest: Any, chunk: bytes) -> None:
+        self._queue.put((digest, chunk))
+
+    def finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()
+
+
 class _HashingWriter:
     """A write-only, non-seekable file wrapper that hashes every byte (so the ZIP is hashed as it is written).
 
     ``zipfile`` writes to an unseekable file in streaming mode (data
     descriptors), so the bytes go out exactly once, in order. The SHA-256 runs
-    on a helper thread (``hashlib`` releases the GIL on large buffers), so it
-    overlaps reading, hashing and writing the audio instead of adding to them;
-    ``hexdigest`` waits for it. Only immutable ``bytes`` are queued.
+    on its own ``_BackgroundHasher``; ``hexdigest`` waits for it.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.position = 0
         self._digest = hashlib.sha256()
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._hash, name="package-sha256", daemon=True)
-        self._thread.start()
-        self._done = False
-
-    def _hash(self) -> None:
-        while (item := self._queue.get()) is not None:
-            self._digest.update(item)
+        self._hasher = _BackgroundHasher("package-sha256")
 
     def write(self, data: bytes) -> int:
         self.raw.write(data)
-        self._queue.put(bytes(data) if not isinstance(data, bytes) else data)
+        self._hasher.update(self._digest, bytes(data) if not isinstance(data, bytes) else data)
         self.position += len(data)
         return len(data)
 
@@ -552,45 +572,11 @@ class _HashingWriter:
         self.raw.flush()
 
     def finish(self) -> None:
-        if not self._done:
-            self._done = True
-            self._queue.put(None)
-            self._thread.join()
+        self._hasher.finish()
 
     def hexdigest(self) -> str:
         self.finish()
         return self._digest.hexdigest()
-
-
-class _FileHasher:
-    """The SHA-256 of each audio file, computed on a helper thread while the main thread copies the next one.
-
-    Each file must match the SHA-256 recorded at import; checking it inline
-    put a second full pass over the audio on the copying thread (≈ 60 ms of a
-    250 ms package of 80 MB). ``update`` queues the file's digest with its
-    immutable chunk; ``finish`` waits for the last one. The package is
-    checked in full before its manifest is written, so a damaged file still
-    fails the build and nothing is delivered.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Any, bytes] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._hash, name="package-file-sha256", daemon=True)
-        self._thread.start()
-        self._done = False
-
-    def _hash(self) -> None:
-        while (item := self._queue.get()) is not None:
-            item[0].update(item[1])
-
-    def update(self, digest: Any, chunk: bytes) -> None:
-        self._queue.put((digest, chunk))
-
-    def finish(self) -> None:
-        if not self._done:
-            self._done = True
-            self._queue.put(None)
-            self._thread.join()
 
 
 @dataclass
@@ -770,7 +756,9 @@ def _fill_zip(writer: _HashingWriter, doc: dict[str, Any], audio: list[tuple[Rec
         put("index.html", _index_html(doc).encode("utf-8"))
         if progress is not None and progress(1, total, "Writing subject.json and index.html") is False:
             raise PackageCancelled("Building the access package was cancelled; nothing was written.")
-        hasher = _FileHasher()
+        # Each file must match the SHA-256 recorded at import; its hash runs beside the ZIP's, on a second
+        # thread, and every file is checked before the manifest is written (a damaged file fails the build).
+        hasher = _BackgroundHasher("package-file-sha256")
         copied: list[_CopiedAudio] = []
         try:
             for number, (rec, name) in enumerate(audio, 1):
@@ -793,7 +781,7 @@ def _zip_time(doc: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
 
 
 def _copy_audio(zf: zipfile.ZipFile, rec: Recording, name: str, opener: _AudioOpener, doc: dict[str, Any],
-                hasher: _FileHasher) -> _CopiedAudio:
+                hasher: _BackgroundHasher) -> _CopiedAudio:
     try:
         handle = opener.open(rec.path)
     except (OSError, ValidationError) as exc:

@@ -49,6 +49,13 @@ def utc_tooltip(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def age_tooltip(value: dt.datetime | None) -> str:
+    """How long ago, then the exact UTC time: the tooltip of a column that shows only the local time."""
+    if value is None:
+        return ""
+    return f"{relative(value)}\n{utc_tooltip(value)}"
+
+
 def relative(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     """A short relative hint: "just now", "5 minutes ago", "3 days ago", "in 2 days"."""
     if value is None:

@@ -862,7 +862,7 @@ class GroupDetailPane(QFrame):
             first.setToolTip(fmt.utc_tooltip(facet.first_seen))
             # the time alone, like first seen: with "(9 hours ago)" the release names were cut at 1280 px
             last = QTableWidgetItem(fmt.local_time(facet.last_seen))
-            last.setToolTip(f"{fmt.relative(facet.last_seen)}\n{fmt.utc_tooltip(facet.last_seen)}")
+            last.setToolTip(fmt.age_tooltip(facet.last_seen))
             for column, item in enumerate((name, count, first, last)):
                 table.setItem(i, column, item)
         table.resizeColumnToContents(1)

@@ -602,7 +602,7 @@ class RecordingsView(AreaView):
             return "\n".join(tips)
 
         def started_tip(r: RecordingRow) -> str:
-            return f"{fmt.relative(r.started_at)}\n{fmt.utc_tooltip(r.started_at)}"
+            return fmt.age_tooltip(r.started_at)
 
         muted = colors.MUTED
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

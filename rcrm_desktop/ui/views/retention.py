@@ -618,7 +618,7 @@ class RetentionView(AreaView):
             Column("owner", self.tr("Owner"), lambda h: h.owner, width=100),
             # the time alone (how long ago is in the tooltip): the seven columns fit a 1280-px window
             Column("placed", self.tr("Placed"), lambda h: fmt.local_time(h.created_at),
-                   tooltip=lambda h: f"{fmt.relative(h.created_at)}\n{fmt.utc_tooltip(h.created_at)}", width=130),
+                   tooltip=lambda h: fmt.age_tooltip(h.created_at), width=130),
             Column("released", self.tr("Released"),
                    lambda h: (fmt.local_time(h.released_at) + " — " + (h.release_reason or "")) if h.released_at
                    else "—", tooltip=lambda h: h.release_reason or "", width=150),
