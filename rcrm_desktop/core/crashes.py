@@ -62,7 +62,7 @@ from peewee import Case, fn
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, grouping, scrub
 from rcrm_desktop.core.instance import get_setting, set_setting
-from rcrm_desktop.core.pages import BOOL, DT, Expr, RowsBuilder, Statements, fetch_tuples
+from rcrm_desktop.core.pages import BOOL, DT, Expr, RowsBuilder, Statements, fetch_tuples, keyset_after
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
@@ -1781,12 +1781,7 @@ def list_groups(actor: Actor, flt: GroupFilter = GroupFilter(), *, sort: str = "
                         .alias("merged_count"))
         query = _filtered_groups(flt, (*_GROUP_FIELDS, merged_count))
         if key:
-            value, last = key
-            # "col <= v AND (col < v OR id < last)" selects what the OR form does, but lets the index start at v.
-            if descending:
-                query = query.where((column <= value) & ((column < value) | (CrashGroup.id < last)))
-            else:
-                query = query.where((column >= value) & ((column > value) | (CrashGroup.id > last)))
+            query = query.where(keyset_after(column, CrashGroup.id, key[0], key[1], descending))
         order = [column.desc(), CrashGroup.id.desc()] if descending else [column.asc(), CrashGroup.id.asc()]
         return query.order_by(*order).limit(limit)
 

@@ -73,6 +73,22 @@ def fetch_tuples(query: Any) -> list[tuple[Any, ...]]:
     return database.execute_sql(sql, params).fetchall()  # type: ignore[no-any-return]
 
 
+def keyset_after(column: Any, id_column: Any, value: Any, last_id: int, descending: bool) -> Any:
+    """Rows after (``value``, ``last_id``) in (column, id) order, written so the column's index gives a range.
+
+    ``column >= v AND (column > v OR id > last)`` selects the same rows as
+    ``column > v OR (column = v AND id > last)``, but an index on ``column``
+    can start at ``v`` instead of scanning from the first row (a page deep in
+    a million subjects cost 50 ms the other way). Sorted by the id itself,
+    the id alone decides.
+    """
+    if column is id_column:
+        return (id_column < last_id) if descending else (id_column > last_id)
+    if descending:
+        return (column <= value) & ((column < value) | (id_column < last_id))
+    return (column >= value) & ((column > value) | (id_column > last_id))
+
+
 # ---------------------------------------------------------------- rows
 
 

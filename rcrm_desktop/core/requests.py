@@ -52,7 +52,7 @@ import peewee
 
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, deadlines, subjects
-from rcrm_desktop.core.pages import BOOL, DATE, DT, INT, RowsBuilder, Statements, fetch_tuples
+from rcrm_desktop.core.pages import BOOL, DATE, DT, INT, RowsBuilder, Statements, fetch_tuples, keyset_after
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors
@@ -696,13 +696,7 @@ def list_requests(actor: Actor, flt: RequestFilter | None = None, *, sort: str =
     def build(*key: Any) -> Any:
         query = _apply_filter(_base_query(), flt, day)
         if key:
-            value, last = key
-            if column is RightsRequest.id:
-                query = query.where((column < last) if descending else (column > last))
-            elif descending:
-                query = query.where((column <= value) & ((column < value) | (RightsRequest.id < last)))
-            else:
-                query = query.where((column >= value) & ((column > value) | (RightsRequest.id > last)))
+            query = query.where(keyset_after(column, RightsRequest.id, key[0], key[1], descending))
         order = (column.desc(), RightsRequest.id.desc()) if descending else (column.asc(), RightsRequest.id.asc())
         return query.order_by(*order).limit(limit)
 

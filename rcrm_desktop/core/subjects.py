@@ -38,7 +38,7 @@ import peewee
 
 from rcrm_desktop import settings
 from rcrm_desktop.core import audit, search_index
-from rcrm_desktop.core.pages import BOOL, DATE, DT, RowsBuilder, Statements, fetch_tuples
+from rcrm_desktop.core.pages import BOOL, DATE, DT, RowsBuilder, Statements, fetch_tuples, keyset_after
 from rcrm_desktop.core.permissions import Actor, Permission, require
 from rcrm_desktop.core.text import fold
 from rcrm_desktop.db.connection import database_errors, engine_name
@@ -601,19 +601,8 @@ def _audit_page(actor: Actor, rows: list[SubjectRow], search: str | None, audit_
 
 
 def _after(column: Any, after: PageKey, descending: bool) -> Any:
-    """Rows after ``after`` in (column, id) order, written so the column's index gives a range.
-
-    ``column >= v AND (column > v OR id > last)`` selects the same rows as
-    ``column > v OR (column = v AND id > last)``, but an index on ``column``
-    can start at ``v`` instead of scanning from the first row (a page deep in
-    a million rows cost 50 ms the other way).
-    """
-    value, last_id = after.value, after.id
-    if column is Subject.id:
-        return (Subject.id < last_id) if descending else (Subject.id > last_id)
-    if descending:
-        return (column <= value) & ((column < value) | (Subject.id < last_id))
-    return (column >= value) & ((column > value) | (Subject.id > last_id))
+    """Rows after ``after`` in (column, id) order, through the column's index (``pages.keyset_after``)."""
+    return keyset_after(column, Subject.id, after.value, after.id, descending)
 
 
 def _keyset_nullable(query: peewee.ModelSelect[Subject], column: peewee.Field, after: PageKey | None,
